@@ -37,7 +37,8 @@ int evloop_add_fd(struct evloop *loop, int fd, uint32_t events, fd_cb cb, void *
 int evloop_mod_fd(struct evloop *loop, int fd, uint32_t events);
 void evloop_del_fd(struct evloop *loop, int fd);
 
-/* Runs the loop on the calling thread until evloop_stop(); returns 0 or negative errno. */
+/* Runs the loop on the calling thread until evloop_stop(), which it consumes so that it can
+ * run again; returns 0 or negative errno. */
 int evloop_run(struct evloop *loop);
 /* Safe from any thread and from signal-free contexts; the loop returns soon after. */
 void evloop_stop(struct evloop *loop);

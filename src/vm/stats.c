@@ -1,0 +1,95 @@
+/* Exit accounting and the --stats report (DESIGN.md section 7). */
+#include <inttypes.h>
+
+#include "hostvisor/stats.h"
+
+static const char *const reason_names[EXIT_REASONS] = {
+	[EXIT_PIO] = "port I/O",
+	[EXIT_MMIO] = "MMIO",
+	[EXIT_HLT] = "HLT",
+	[EXIT_IRQ_WINDOW] = "interrupt window",
+	[EXIT_INTR] = "signal (kick)",
+	[EXIT_EOI] = "IOAPIC EOI",
+	[EXIT_SHUTDOWN] = "shutdown (triple fault)",
+	[EXIT_SYSTEM_EVENT] = "system event",
+	[EXIT_OTHER] = "other",
+};
+
+const char *exit_reason_name(enum exit_reason r)
+{
+	return r < EXIT_REASONS ? reason_names[r] : "?";
+}
+
+void stats_count_bus(struct bus_counter *by_id, struct bus_counter *unclaimed, int id,
+		     int is_write)
+{
+	struct bus_counter *c = id >= 0 && id < BUS_MAX_IDS ? &by_id[id] : unclaimed;
+
+	if (is_write)
+		c->writes++;
+	else
+		c->reads++;
+}
+
+static void print_bus(FILE *out, const char *title, struct vcpu_stats *const *v, int n,
+		      const struct bus *bus, int is_pio)
+{
+	fprintf(out, "  %s by range:\n", title);
+	for (int id = 0; id < BUS_MAX_IDS; id++) {
+		uint64_t base, r = 0, w = 0;
+		const char *name = bus_id_name(bus, id, &base);
+
+		if (!name)
+			continue;
+		for (int i = 0; i < n; i++) {
+			const struct bus_counter *c = is_pio ? &v[i]->pio[id] : &v[i]->mmio[id];
+			r += c->reads;
+			w += c->writes;
+		}
+		if (r + w == 0)
+			continue;
+		fprintf(out, "    %-16s 0x%-10" PRIx64 " reads %-12" PRIu64 " writes %" PRIu64 "\n",
+			name, base, r, w);
+	}
+	{
+		uint64_t r = 0, w = 0;
+		for (int i = 0; i < n; i++) {
+			const struct bus_counter *c = is_pio ? &v[i]->pio_unclaimed : &v[i]->mmio_unclaimed;
+			r += c->reads;
+			w += c->writes;
+		}
+		if (r + w)
+			fprintf(out, "    %-16s %-12s reads %-12" PRIu64 " writes %" PRIu64 "\n",
+				"(unclaimed)", "", r, w);
+	}
+}
+
+void stats_print(FILE *out, struct vcpu_stats *const *v, int n, const struct bus *pio,
+		 const struct bus *mmio, uint64_t msi_delivered)
+{
+	uint64_t total[EXIT_REASONS] = { 0 }, all = 0, injected = 0;
+
+	fprintf(out, "hostvisor: statistics\n");
+	for (int i = 0; i < n; i++) {
+		uint64_t sum = 0;
+		for (int r = 0; r < EXIT_REASONS; r++) {
+			total[r] += v[i]->exits[r];
+			sum += v[i]->exits[r];
+		}
+		injected += v[i]->interrupts_injected;
+		fprintf(out, "  vcpu%d exits %" PRIu64 ":", i, sum);
+		for (int r = 0; r < EXIT_REASONS; r++)
+			if (v[i]->exits[r])
+				fprintf(out, " %s %" PRIu64 ";", reason_names[r], v[i]->exits[r]);
+		fprintf(out, "\n");
+		all += sum;
+	}
+	fprintf(out, "  total exits %" PRIu64 "\n", all);
+	for (int r = 0; r < EXIT_REASONS; r++)
+		if (total[r])
+			fprintf(out, "    %-24s %" PRIu64 "\n", reason_names[r], total[r]);
+	fprintf(out, "  interrupts: %" PRIu64 " ExtINT injected, %" PRIu64 " IOAPIC messages\n",
+		injected, msi_delivered);
+	print_bus(out, "port I/O", v, n, pio, 1);
+	print_bus(out, "MMIO", v, n, mmio, 0);
+}
