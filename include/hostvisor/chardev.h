@@ -22,6 +22,15 @@ typedef size_t (*chardev_receive_fn)(void *opaque, const uint8_t *buf, size_t le
 struct chardev *chardev_open(struct evloop *loop, const char *spec, char *err, size_t errlen);
 void chardev_close(struct chardev *chr);
 
+/*
+ * Added for the uart helper: a backend over file descriptors the caller already has (an inherited
+ * fd, a socketpair in tests). Takes ownership: chardev_close closes them (once if equal). in_fd or
+ * out_fd may be -1 (no input / output dropped). End of file on in_fd stops input for good.
+ */
+struct chardev *chardev_open_fd(struct evloop *loop, int in_fd, int out_fd);
+/* Added: bytes of output dropped so far (stalled reader, no unix client, write errors). */
+uint64_t chardev_dropped_bytes(struct chardev *chr);
+
 /* Never blocks the vCPU for long: output that cannot be written now is dropped and counted. */
 ssize_t chardev_write(struct chardev *chr, const void *buf, size_t len);
 void chardev_set_receiver(struct chardev *chr, chardev_receive_fn fn, void *opaque);

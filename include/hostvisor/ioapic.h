@@ -1,8 +1,9 @@
 /*
  * Intel 82093AA I/O APIC: 24 redirection entries, register window IOREGSEL/IOWIN at its MMIO
  * base, EOI-driven remote IRR for level-triggered pins. Interrupts leave as MSI-format messages
- * (Intel SDM vol. 3, 11.11: address 0xfee00000 | dest << 12 | dest_mode << 2; data vector |
- * delivery_mode << 8 | level << 14 | trigger << 15), which the engine hands to its local APICs.
+ * (Intel SDM vol. 3, 11.11: address 0xfee00000 | dest << 12 | redirection_hint << 3 |
+ * dest_mode << 2, the hint set for lowest-priority delivery; data vector | delivery_mode << 8 |
+ * level << 14 | trigger << 15), which the engine hands to its local APICs.
  */
 #ifndef HOSTVISOR_IOAPIC_H
 #define HOSTVISOR_IOAPIC_H

@@ -179,9 +179,11 @@ static void kvm_set_extint(struct vm *vm, int level)
 static void kvm_ioapic_route(struct vm *vm, int pin, uint64_t addr, uint32_t data, bool masked)
 {
 	struct kvm_vm *k = kvm_of(vm);
-	struct {
+	/* struct kvm_irq_routing ends in a flexible array: reserve room for IOAPIC_PINS entries. */
+	union {
 		struct kvm_irq_routing hdr;
-		struct kvm_irq_routing_entry e[IOAPIC_PINS];
+		uint8_t room[sizeof(struct kvm_irq_routing) +
+			     IOAPIC_PINS * sizeof(struct kvm_irq_routing_entry)];
 	} table;
 	uint32_t n = 0;
 
@@ -199,7 +201,7 @@ static void kvm_ioapic_route(struct vm *vm, int pin, uint64_t addr, uint32_t dat
 	};
 	for (int i = 0; i < IOAPIC_PINS; i++)
 		if (k->route_valid[i])
-			table.e[n++] = k->route[i];
+			table.hdr.entries[n++] = k->route[i];
 	table.hdr.nr = n;
 	if (ioctl(k->vm_fd, KVM_SET_GSI_ROUTING, &table) < 0)
 		log_warn("kvm: KVM_SET_GSI_ROUTING: %s", strerror(errno));

@@ -221,6 +221,9 @@ int platform_reset(struct vm *vm, char *err, size_t errlen)
 	for (int i = 0; i < VM_MAX_SERIAL; i++)
 		uart_reset(p->uart[i]);
 
+	/* PCI INTx# lines idle high; the ones no PIRQ drives must read deasserted too. */
+	for (int gsi = 16; gsi < IOAPIC_PINS; gsi++)
+		vm_set_gsi(vm, gsi, 0);
 	pci_firmware_setup(p->pci, &p->elcr);
 	bus_write(&vm->pio, 0x4d0, 1, p->elcr & 0xff);
 	bus_write(&vm->pio, 0x4d1, 1, p->elcr >> 8);

@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# Host-side bad input: each case must print exactly one line on stderr, exit non-zero, and leave
+# nothing behind. Prints PASS:/FAIL:/SKIPPED: lines for tests/run.sh.
+set -u
+cd "$(dirname "$0")/../.."
+HV=${BUILD:-build}/hostvisor
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+if [ ! -x "$HV" ]; then
+  echo "FAIL: cli: $HV not built"
+  exit 1
+fi
+
+# case NAME EXPECTED-SUBSTRING -- ARGS...
+check() {
+  local name=$1 want=$2
+  shift 3
+  local out err rc lines
+  timeout 20 "$HV" "$@" >"$tmp/out" 2>"$tmp/err" </dev/null
+  rc=$?
+  lines=$(wc -l <"$tmp/err")
+  if [ $rc -eq 0 ] || [ $rc -ge 124 ]; then
+    echo "FAIL: cli/$name: exit status $rc"; cat "$tmp/err"; return
+  fi
+  if [ "$lines" -ne 1 ]; then
+    echo "FAIL: cli/$name: $lines lines on stderr, want 1"; cat "$tmp/err"; return
+  fi
+  if ! grep -q -- "$want" "$tmp/err"; then
+    echo "FAIL: cli/$name: stderr lacks '$want': $(cat "$tmp/err")"; return
+  fi
+  echo "PASS: cli/$name ($(cat "$tmp/err"))"
+}
+
+printf 'not a kernel\n' >"$tmp/notkernel"
+: >"$tmp/empty"
+mb=${BUILD:-build}/tests/guests/uart.elf
+
+check unknown-flag "unknown option '--bogus'" -- run --bogus
+check unknown-command "unknown command" -- launch
+check missing-value "needs a value" -- run --kernel
+check mem-too-small "too small" -- run --kernel "$tmp/notkernel" --mem 1M
+check mem-too-large "more than the host" -- run --kernel "$tmp/notkernel" --mem 64T
+check mem-malformed "not a size" -- run --kernel "$tmp/notkernel" --mem lots
+check cpus-zero "--cpus 0" -- run --cpus 0
+check cpus-too-many "--cpus 17" -- run --cpus 17
+check engine-unknown "--engine xen" -- run --engine xen
+check kernel-missing "No such file" -- run --engine kvm --kernel "$tmp/nonexistent"
+check kernel-empty "empty file" -- run --engine kvm --kernel "$tmp/empty"
+check kernel-directory "not a regular file" -- run --engine kvm --kernel "$tmp"
+check kernel-malformed "neither a Linux bzImage nor a Multiboot" -- run --engine kvm --kernel "$tmp/notkernel"
+check initrd-missing "initrd" -- run --engine kvm --kernel "$tmp/notkernel" --initrd "$tmp/nonexistent"
+check serial-bad "serial" -- run --engine kvm --kernel "$mb" --serial bogus
+check emu-not-built "emu engine" -- run --engine emu --kernel "$tmp/notkernel"
+
+# A socket backend must not be left behind when a later step fails.
+check unix-socket-cleanup "neither a Linux bzImage" -- run --engine kvm --kernel "$tmp/notkernel" --serial "unix:$tmp/sock"
+if [ -e "$tmp/sock" ]; then echo "FAIL: cli/unix-socket-left-behind"; else echo "PASS: cli/unix-socket-left-behind"; fi
+
+# No /dev/kvm, and no permission on it: need root to stage (a private /dev; another user).
+if [ "$(id -u)" -ne 0 ] || ! command -v unshare >/dev/null; then
+  echo "SKIPPED: cli/no-dev-kvm (needs root for a private mount namespace)"
+  echo "SKIPPED: cli/no-permission (needs root to run as another user)"
+else
+  out=$(unshare -m sh -c "mount -t tmpfs none /dev && exec '$HV' run --engine kvm --kernel '$tmp/notkernel'" 2>&1 >/dev/null)
+  rc=$?
+  if [ $rc -ne 0 ] && [ "$(printf '%s\n' "$out" | wc -l)" -eq 1 ] && printf '%s' "$out" | grep -q '/dev/kvm'; then
+    echo "PASS: cli/no-dev-kvm ($out)"
+  else
+    echo "FAIL: cli/no-dev-kvm: rc=$rc: $out"
+  fi
+  if [ -e /dev/kvm ]; then
+    chmod 755 "$tmp"; cp "$tmp/notkernel" "$tmp/k"; chmod 644 "$tmp/k"
+    out=$(setpriv --reuid=65534 --regid=65534 --clear-groups "$HV" run --engine kvm --kernel "$tmp/k" 2>&1 >/dev/null)
+    rc=$?
+    if [ $rc -ne 0 ] && [ "$(printf '%s\n' "$out" | wc -l)" -eq 1 ] && printf '%s' "$out" | grep -q 'Permission denied'; then
+      echo "PASS: cli/no-permission ($out)"
+    else
+      echo "FAIL: cli/no-permission: rc=$rc: $out"
+    fi
+  else
+    echo "SKIPPED: cli/no-permission (no /dev/kvm on this host)"
+  fi
+fi
