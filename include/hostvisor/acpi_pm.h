@@ -36,5 +36,10 @@ struct acpi_pm *acpi_pm_create(struct evloop *loop, struct irq_line sci,
 			       const struct acpi_pm_ops *ops, void *opaque);
 void acpi_pm_destroy(struct acpi_pm *pm);
 int acpi_pm_attach(struct acpi_pm *pm, struct bus *pio);
+/* Power-on state of every register; the PM timer restarts from 0. For the platform's reset. */
+void acpi_pm_reset(struct acpi_pm *pm);
+/* A press of the fixed-feature power button: sets PWRBTN_STS (an SCI when PWRBTN_EN is set),
+ * which an ACPI OS takes as a request to shut down. For a graceful stop asked by the host. */
+void acpi_pm_power_button(struct acpi_pm *pm);
 
 #endif

@@ -218,6 +218,7 @@ int platform_reset(struct vm *vm, char *err, size_t errlen)
 	ioapic_reset(p->ioapic);
 	pit_reset(p->pit);
 	i8042_reset(p->kbc);
+	acpi_pm_reset(p->pm);
 	for (int i = 0; i < VM_MAX_SERIAL; i++)
 		uart_reset(p->uart[i]);
 
