@@ -1,5 +1,6 @@
 /* Exit accounting and the --stats report (DESIGN.md section 7). */
 #include <inttypes.h>
+#include <stdbool.h>
 
 #include "hostvisor/stats.h"
 
@@ -31,37 +32,48 @@ void stats_count_bus(struct bus_counter *by_id, struct bus_counter *unclaimed, i
 		c->reads++;
 }
 
+static const struct bus_counter *counter_of(const struct vcpu_stats *v, int id, int is_pio)
+{
+	if (id < 0)
+		return is_pio ? &v->pio_unclaimed : &v->mmio_unclaimed;
+	return is_pio ? &v->pio[id] : &v->mmio[id];
+}
+
+/* One line per range with its total, then per vCPU when there are several. */
+static void print_range(FILE *out, const char *name, uint64_t base, bool has_base,
+			struct vcpu_stats *const *v, int n, int id, int is_pio)
+{
+	uint64_t r = 0, w = 0;
+
+	for (int i = 0; i < n; i++) {
+		r += counter_of(v[i], id, is_pio)->reads;
+		w += counter_of(v[i], id, is_pio)->writes;
+	}
+	if (r + w == 0)
+		return;
+	if (has_base)
+		fprintf(out, "    %-16s 0x%-10" PRIx64, name, base);
+	else
+		fprintf(out, "    %-16s %-12s", name, "");
+	fprintf(out, " reads %-10" PRIu64 " writes %-10" PRIu64, r, w);
+	for (int i = 0; n > 1 && i < n; i++)
+		fprintf(out, " vcpu%d %" PRIu64 "/%" PRIu64, i, counter_of(v[i], id, is_pio)->reads,
+			counter_of(v[i], id, is_pio)->writes);
+	fprintf(out, "\n");
+}
+
 static void print_bus(FILE *out, const char *title, struct vcpu_stats *const *v, int n,
 		      const struct bus *bus, int is_pio)
 {
 	fprintf(out, "  %s by range:\n", title);
 	for (int id = 0; id < BUS_MAX_IDS; id++) {
-		uint64_t base, r = 0, w = 0;
+		uint64_t base;
 		const char *name = bus_id_name(bus, id, &base);
 
-		if (!name)
-			continue;
-		for (int i = 0; i < n; i++) {
-			const struct bus_counter *c = is_pio ? &v[i]->pio[id] : &v[i]->mmio[id];
-			r += c->reads;
-			w += c->writes;
-		}
-		if (r + w == 0)
-			continue;
-		fprintf(out, "    %-16s 0x%-10" PRIx64 " reads %-12" PRIu64 " writes %" PRIu64 "\n",
-			name, base, r, w);
+		if (name)
+			print_range(out, name, base, true, v, n, id, is_pio);
 	}
-	{
-		uint64_t r = 0, w = 0;
-		for (int i = 0; i < n; i++) {
-			const struct bus_counter *c = is_pio ? &v[i]->pio_unclaimed : &v[i]->mmio_unclaimed;
-			r += c->reads;
-			w += c->writes;
-		}
-		if (r + w)
-			fprintf(out, "    %-16s %-12s reads %-12" PRIu64 " writes %" PRIu64 "\n",
-				"(unclaimed)", "", r, w);
-	}
+	print_range(out, "(unclaimed)", 0, false, v, n, -1, is_pio);
 }
 
 void stats_print(FILE *out, struct vcpu_stats *const *v, int n, const struct bus *pio,
