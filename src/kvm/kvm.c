@@ -40,7 +40,7 @@ int kvm_open_checked(char *err, size_t errlen)
 
 	if (fd < 0) {
 		snprintf(err, errlen, "/dev/kvm: %s%s", strerror(errno),
-			 errno == ENOENT   ? " (no KVM on this host; try --engine emu)"
+			 errno == ENOENT   ? " (no KVM on this host)"
 			 : errno == EACCES ? " (add yourself to the kvm group)"
 					   : "");
 		return -errno;

@@ -97,9 +97,13 @@ static int create_serial(struct vm *vm, struct platform *p, char *err, size_t er
 		int rc;
 
 		if (spec) {
-			p->serial[i] = chardev_open(vm->loop, spec, err, errlen);
-			if (!p->serial[i])
+			char why[256] = "";
+
+			p->serial[i] = chardev_open(vm->loop, spec, why, sizeof(why));
+			if (!p->serial[i]) {
+				snprintf(err, errlen, "--serial %s: %s", spec, why);
 				return -EINVAL;
+			}
 			chardev_set_quit_handler(p->serial[i], request_quit, vm);
 		}
 		/* A port without a backend still exists, as on a board whose connector is empty. */

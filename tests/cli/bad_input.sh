@@ -34,7 +34,15 @@ check() {
 
 printf 'not a kernel\n' >"$tmp/notkernel"
 : >"$tmp/empty"
-mb=${BUILD:-build}/tests/guests/uart.elf
+# The smallest Multiboot kernel: an a.out-kludge header loaded at 1 MiB whose entry is a HLT.
+mb=$tmp/mini.mb
+python3 - "$mb" <<'PY'
+import struct, sys
+magic, flags = 0x1BADB002, 0x00010000
+hdr = struct.pack('<8I', magic, flags, (-(magic + flags)) & 0xffffffff,
+                  0x100000, 0x100000, 0, 0, 0x100020)
+open(sys.argv[1], 'wb').write(hdr + b'\xf4' * 16)
+PY
 
 check unknown-flag "unknown option '--bogus'" -- run --bogus
 check unknown-command "unknown command" -- launch
