@@ -2,6 +2,7 @@
 #ifndef HOSTVISOR_E820_H
 #define HOSTVISOR_E820_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #define E820_RAM 1
@@ -29,5 +30,11 @@ struct e820_map {
 
 /* The map for ram_size bytes of guest RAM: low RAM below the PCI hole, the rest above 4 GiB. */
 void e820_build(struct e820_map *map, uint64_t ram_size);
+
+/* Helpers for the kernel loaders, which place data only where the map says RAM. */
+/* True if [addr, addr + len) lies inside one RAM entry; false for len 0 or a range that wraps. */
+bool e820_range_is_ram(const struct e820_map *map, uint64_t addr, uint64_t len);
+/* End (exclusive) of the RAM entry containing addr, or 0 if addr is not RAM. */
+uint64_t e820_ram_end(const struct e820_map *map, uint64_t addr);
 
 #endif

@@ -230,6 +230,7 @@ int platform_reset(struct vm *vm, char *err, size_t errlen)
 	for (int gsi = 16; gsi < IOAPIC_PINS; gsi++)
 		vm_set_gsi(vm, gsi, 0);
 	pci_firmware_setup(p->pci, &p->elcr);
+	p->elcr |= 1u << ACPI_SCI_IRQ; /* the SCI is a level-triggered interrupt (ACPI 5.2.9) */
 	bus_write(&vm->pio, 0x4d0, 1, p->elcr & 0xff);
 	bus_write(&vm->pio, 0x4d1, 1, p->elcr >> 8);
 	cmos_memory_setup(vm);
