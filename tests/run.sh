@@ -53,8 +53,11 @@ run_fuzz() {
   log=$LOGDIR/$name.log
   corpus=$LOGDIR/corpus-$name
   mkdir -p "$corpus"
+  # Checked-in seeds (tests/fuzz/seeds/<device>/) start the search from valid inputs.
+  local seeds=tests/fuzz/seeds/${name%_fuzz}
+  [ -d "$seeds" ] || seeds=
   if timeout $((FUZZ_SECONDS + 60)) "$exe" -max_total_time="$FUZZ_SECONDS" -timeout=10 \
-      -rss_limit_mb=2048 -artifact_prefix="$LOGDIR/$name-" "$corpus" >"$log" 2>&1; then
+      -rss_limit_mb=2048 -artifact_prefix="$LOGDIR/$name-" "$corpus" $seeds >"$log" 2>&1; then
     echo "PASS: fuzz $name ($(grep -o 'Done [0-9]* runs' "$log" | tail -1))"
     record PASS "$name"
   else
