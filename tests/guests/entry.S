@@ -398,6 +398,7 @@ mb_magic:
 	.globl irq_count
 irq_count:
 	.skip 256 * 8
+	.globl idt
 idt:
 	.skip 256 * 16
 	.balign 16

@@ -19,6 +19,8 @@ void guest_fault(uint64_t vector, uint64_t error, uint64_t rip, uint64_t cr2);
 
 /* Interrupts taken so far, per vector; incremented by the ring-0 stubs in entry.S. */
 extern volatile uint64_t irq_count[256];
+/* The IDT (entry.S): 256 16-byte gates, on user-accessible pages. */
+extern volatile uint8_t idt[256 * 16];
 
 /* string.c (gcc may emit calls to these even with -ffreestanding) */
 void *memset(void *dst, int c, size_t n);
