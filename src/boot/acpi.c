@@ -252,7 +252,9 @@ static void fadt_build(struct acpi_builder *b, const struct acpi_addrs *a)
 	uint8_t *t = acpi_at(b, a->fadt);
 
 	sdt_header(t, "FACP", FADT_SIZE, FADT_REVISION);
-	put32(t + FADT_FIRMWARE_CTRL, (uint32_t)a->facs);
+	/* The 64-bit X_FIRMWARE_CTRL alone names the FACS: with both set, ACPI 6.x says OSPM ignores
+	 * the 32-bit one, but Linux installs the FACS twice. The 32-bit DSDT stays for old OSes. */
+	put32(t + FADT_FIRMWARE_CTRL, 0);
 	put32(t + FADT_DSDT, (uint32_t)a->dsdt);
 	put16(t + FADT_SCI_INT, ACPI_SCI_IRQ);
 	/* No SMM: SMI_CMD 0 tells the OS the machine is already in ACPI mode (SCI_EN set). */

@@ -90,6 +90,29 @@ static void cpuid_adjust(struct kvm_cpuid2 *c, int apic_id, int ncpus)
 	}
 }
 
+/*
+ * CPUID 0DH.EBX is the XSAVE area size for the XCR0 in force, which KVM recomputes when the guest
+ * writes XCR0. Under a nested KVM whose XSETBV never reaches it (QEMU TCG with SVM, measured:
+ * the carrier), EBX stays at the x87/SSE size and Linux warns that its xstate sizes disagree.
+ * Starting XCR0 with every user component KVM supports gives EBX the size Linux expects; XCR0
+ * has no effect until the guest sets CR4.OSXSAVE, and then it writes XCR0 itself.
+ */
+static void preset_xcr0(struct kvm_vcpu *kv, const struct kvm_cpuid2 *c)
+{
+	struct kvm_xcrs xcrs = { .nr_xcrs = 1 };
+
+	for (uint32_t i = 0; i < c->nent; i++) {
+		const struct kvm_cpuid_entry2 *e = &c->entries[i];
+
+		if (e->function != 0xd || e->index != 0 || !(e->eax & 0x3))
+			continue;
+		xcrs.xcrs[0].xcr = 0;
+		xcrs.xcrs[0].value = e->eax | ((uint64_t)e->edx << 32);
+		if (ioctl(kv->fd, KVM_SET_XCRS, &xcrs) < 0)
+			log_debug("kvm: KVM_SET_XCRS: %s", strerror(errno));
+	}
+}
+
 static int set_cpuid(struct vcpu *vcpu, struct kvm_vcpu *kv)
 {
 	struct kvm_cpuid2 *c = supported_cpuid(kvm_of(vcpu->vm)->kvm_fd);
@@ -100,6 +123,8 @@ static int set_cpuid(struct vcpu *vcpu, struct kvm_vcpu *kv)
 	cpuid_adjust(c, vcpu->id, vcpu->vm->ncpus);
 	if (ioctl(kv->fd, KVM_SET_CPUID2, c) < 0)
 		rc = -errno;
+	else
+		preset_xcr0(kv, c);
 	free(c);
 	return rc;
 }
