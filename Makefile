@@ -27,7 +27,7 @@ guest: setup
 	@guest/build.sh $(BUILD)/guest
 
 run: build guest
-	$(BUILD)/hostvisor run
+	@BUILD=$(BUILD) scripts/run.sh
 
 test: build san guest
 	@BUILD=$(BUILD) SANBUILD=$(SANBUILD) FUZZ_SECONDS=$(FUZZ_SECONDS) tests/run.sh

@@ -5,7 +5,9 @@
 # kvm_amd, mounts the host's root read-only and this repository read-write over virtio-9p, and runs
 # COMMAND in the host's root with the repository as its working directory (same absolute path).
 #
-# usage: tests/carrier/run.sh [--timeout SEC] [--mem SIZE] -- COMMAND [ARG]...
+# usage: tests/carrier/run.sh [--timeout SEC] [--mem SIZE] [--interactive] -- COMMAND [ARG]...
+#
+# --interactive connects this terminal to COMMAND's input too (make run on a PVM host).
 #
 # COMMAND's output (stdout and stderr together) is streamed to stdout; run.sh exits with COMMAND's
 # status, 124 on timeout, 125 when the carrier itself failed (its console is then shown on stderr).
@@ -22,14 +24,16 @@ CARRIER=$BUILD/carrier
 
 timeout=600
 mem=2048M
+interactive=
 usage() {
-	echo "usage: $0 [--timeout SEC] [--mem SIZE] -- COMMAND [ARG]..." >&2
+	echo "usage: $0 [--timeout SEC] [--mem SIZE] [--interactive] -- COMMAND [ARG]..." >&2
 	exit 2
 }
 while [ $# -gt 0 ]; do
 	case $1 in
 	--timeout) timeout=${2:?}; shift 2 ;;
 	--mem) mem=${2:?}; shift 2 ;;
+	--interactive) interactive=1; shift ;;
 	--) shift; break ;;
 	*) usage ;;
 	esac
@@ -108,18 +112,21 @@ main() {
 	carrier_initrd
 	RUNDIR=$(mktemp -d "$CARRIER/run.XXXXXX")
 	write_command_script "$RUNDIR/cmd.sh" "$@"
+	# Non-interactive runs keep QEMU off the terminal; interactive ones hand it over.
+	local qemu_stdin=/dev/null
+	[ -n "$interactive" ] && qemu_stdin=/dev/stdin
 
 	# Console (ttyS0) to a file; ttyS1, the command's output, to our stdout. stdin is /dev/null so
 	# QEMU leaves the terminal alone.
 	qemu-system-x86_64 -accel tcg -cpu max -smp 1 -m "$mem" \
 		-display none -monitor none -no-reboot -nic none \
 		-kernel "$GUEST/vmlinux" -initrd "$CARRIER/initrd.img" \
-		-append "console=ttyS0 quiet loglevel=3 panic=-1 mitigations=off carrier.script=$RUNDIR/cmd.sh carrier.repo=$REPO" \
+		-append "console=ttyS0 quiet loglevel=3 panic=-1 mitigations=off carrier.script=$RUNDIR/cmd.sh carrier.repo=$REPO${interactive:+ carrier.interactive=1}" \
 		-serial "file:$RUNDIR/console.log" \
 		-chardev stdio,id=cmdout,signal=off -serial chardev:cmdout \
 		-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
 		-virtfs "local,path=$REPO,mount_tag=repo,security_model=none,multidevs=remap" \
-		</dev/null &
+		<"$qemu_stdin" &
 	QEMU_PID=$!
 	# The time limit: whichever ends first, QEMU or this sleep (which must not hold our stdout).
 	# shellcheck disable=SC2217
