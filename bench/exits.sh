@@ -16,7 +16,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 
 BUILD=${BUILD:-build}
-ITERS=20000
+ITERS=1000000
 RUNS=1
 TIMEOUT=900
 MEM=64

@@ -97,7 +97,8 @@ for exe in "$SANBUILD"/*_fuzz; do
   [ -x "$exe" ] && run_fuzz "$exe"
 done
 
-for script in tests/cli/*.sh tests/guests/*.sh tests/integration/*.sh; do
+for script in tests/cli/*.sh tests/guests/*.sh guest/test.sh tests/carrier/check.sh \
+  tests/integration/*.sh; do
   [ -x "$script" ] && run_script "$script"
 done
 
