@@ -110,7 +110,7 @@ static void run_op(struct harness *h, struct input *in)
 		bus_write(&h->pio, port, sz, v);
 		break;
 	}
-	case 3: { /* advance the clock: up to 2^32 ns shifted by up to 2^15 (about 3 years) */
+	case 3: { /* advance the clock: up to 2^32 ns shifted left by up to 15 bits (about 39 hours) */
 		uint32_t ns = 0;
 		for (int i = 0; i < 4; i++)
 			ns |= (uint32_t)next_byte(in) << (8 * i);
