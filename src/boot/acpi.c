@@ -14,6 +14,7 @@
 
 #include "hostvisor/acpi.h"
 #include "hostvisor/acpi_pm.h"
+#include "hostvisor/le.h"
 
 #include "dsdt_aml.h" /* generated: static const unsigned char dsdt_aml_code[] */
 
@@ -149,24 +150,6 @@ struct acpi_builder {
 struct acpi_addrs {
 	uint64_t rsdp, facs, dsdt, fadt, madt, rsdt, xsdt;
 };
-
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	put16(p, (uint16_t)v);
-	put16(p + 2, (uint16_t)(v >> 16));
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-	put32(p, (uint32_t)v);
-	put32(p + 4, (uint32_t)(v >> 32));
-}
 
 /* Reserves len bytes aligned to align; returns the guest address, 0 when the area is full. */
 static uint64_t acpi_alloc(struct acpi_builder *b, uint64_t len, uint64_t align)

@@ -17,6 +17,8 @@
 #include <string.h>
 
 #include "hostvisor/boot.h"
+#include "hostvisor/le.h"
+#include "boot_error.h"
 
 /* struct boot_params (zero-page.rst): offsets of the fields we fill. */
 #define BP_SIZE 0x1000u
@@ -80,36 +82,6 @@ struct bzimage {
 	uint32_t initrd_addr_max;
 };
 
-static int boot_fail(char *err, size_t errlen, int rc, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int boot_fail(char *err, size_t errlen, int rc, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || errlen == 0)
-		return rc;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return rc;
-}
-
-static uint16_t get16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] | p[1] << 8);
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static uint64_t get64(const uint8_t *p)
-{
-	return (uint64_t)get32(p) | (uint64_t)get32(p + 4) << 32;
-}
-
 static uint64_t page_up(uint64_t a)
 {
 	return (a + PAGE_SIZE_4K - 1) & ~(PAGE_SIZE_4K - 1);
@@ -128,24 +100,6 @@ static uint64_t max_u64(uint64_t a, uint64_t b)
 static uint64_t min_u64(uint64_t a, uint64_t b)
 {
 	return a < b ? a : b;
-}
-
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	put16(p, (uint16_t)v);
-	put16(p + 2, (uint16_t)(v >> 16));
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-	put32(p, (uint32_t)v);
-	put32(p + 4, (uint32_t)(v >> 32));
 }
 
 bool linux_is_bzimage(const uint8_t *image, size_t len)
