@@ -17,6 +17,7 @@
 #include "hostvisor/acpi.h"
 #include "hostvisor/acpi_pm.h"
 #include "hostvisor/ioapic.h"
+#include "hostvisor/le.h"
 
 #define RAM_SIZE (2 * 1024 * 1024ull)
 #define FILL 0xa5
@@ -29,21 +30,6 @@ struct fixture {
 struct tables {
 	const uint8_t *rsdp, *rsdt, *xsdt, *fadt, *facs, *dsdt, *madt;
 };
-
-static uint16_t get16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] | p[1] << 8);
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)get16(p) | (uint32_t)get16(p + 2) << 16;
-}
-
-static uint64_t get64(const uint8_t *p)
-{
-	return (uint64_t)get32(p) | (uint64_t)get32(p + 4) << 32;
-}
 
 static uint8_t sum(const uint8_t *p, size_t len)
 {

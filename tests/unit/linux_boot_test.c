@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "hostvisor/boot.h"
+#include "hostvisor/le.h"
 
 #define MIB (1024ull * 1024)
 #define RAM_SIZE (16 * MIB)
@@ -32,33 +33,6 @@ struct fixture {
 	uint8_t image[IMAGE_LEN];
 	char err[256];
 };
-
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	put16(p, (uint16_t)v);
-	put16(p + 2, (uint16_t)(v >> 16));
-}
-
-static uint16_t get16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] | p[1] << 8);
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)get16(p) | (uint32_t)get16(p + 2) << 16;
-}
-
-static uint64_t get64(const uint8_t *p)
-{
-	return (uint64_t)get32(p) | (uint64_t)get32(p + 4) << 32;
-}
 
 static void make_bzimage(uint8_t *img)
 {
