@@ -292,8 +292,9 @@ DefinitionBlock ("dsdt.aml", "DSDT", 2, "HVISOR", "HOSTVISR", 1)
 				/*
 				 * Motherboard resources (section 6.1.2 note on PNP0C02): ports that belong to
 				 * no PNP device but must not be handed out: the ACPI PM and GPE blocks
-				 * (include/hostvisor/acpi_pm.h), the reset control register, the POST
-				 * diagnostic port and the 8259 edge/level control registers.
+				 * (include/hostvisor/acpi_pm.h), the POST diagnostic port and the 8259
+				 * edge/level control registers. The reset control register 0xcf9 is not
+				 * listed: it lies inside 0xcf8-0xcff, which the PCI root bridge claims.
 				 */
 				Device (MBRS)
 				{
@@ -302,7 +303,6 @@ DefinitionBlock ("dsdt.aml", "DSDT", 2, "HVISOR", "HOSTVISR", 1)
 					Name (_CRS, ResourceTemplate ()
 					{
 						IO (Decode16, 0x0600, 0x0600, 0x01, 0x40)
-						IO (Decode16, 0x0CF9, 0x0CF9, 0x01, 0x01)
 						IO (Decode16, 0x0080, 0x0080, 0x01, 0x01)
 						IO (Decode16, 0x04D0, 0x04D0, 0x01, 0x02)
 					})
