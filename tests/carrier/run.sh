@@ -121,7 +121,7 @@ main() {
 	qemu-system-x86_64 -accel tcg -cpu max -smp 1 -m "$mem" \
 		-display none -monitor none -no-reboot -nic none \
 		-kernel "$GUEST/vmlinux" -initrd "$CARRIER/initrd.img" \
-		-append "console=ttyS0 quiet loglevel=3 panic=-1 mitigations=off carrier.script=$RUNDIR/cmd.sh carrier.repo=$REPO${interactive:+ carrier.interactive=1}" \
+		-append "console=ttyS0 quiet loglevel=3 panic=-1 softlockup_panic=1 mitigations=off carrier.script=$RUNDIR/cmd.sh carrier.repo=$REPO${interactive:+ carrier.interactive=1}" \
 		-serial "file:$RUNDIR/console.log" \
 		-chardev stdio,id=cmdout,signal=off -serial chardev:cmdout \
 		-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \

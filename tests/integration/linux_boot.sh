@@ -16,7 +16,7 @@ BUILD=${BUILD:-build}
 export BUILD
 HV=$BUILD/hostvisor
 INNER=tests/integration/linux_boot_checks.sh
-CARRIER_TIMEOUT=600
+CARRIER_TIMEOUT=${LINUX_BOOT_CARRIER_TIMEOUT:-300} # all boots take about 80 s
 CHECKS=(boot hv.run hv.run-status cpus hwclock dmesg reboot-no-reboot reboot input)
 
 OUT=$(mktemp "${TMPDIR:-/tmp}/linux-boot-out.XXXXXX") || exit 2
@@ -51,6 +51,12 @@ reported() { # check
 	return 1
 }
 
+run_in_carrier() {
+	CARRIER_ENV="${CARRIER_ENV:+$CARRIER_ENV }BUILD LINUX_BOOT_TIMEOUT" \
+		tests/carrier/run.sh --timeout "$CARRIER_TIMEOUT" -- bash "$INNER" 2>&1 | tee "$OUT"
+	return "${PIPESTATUS[0]}"
+}
+
 main() {
 	local start=$SECONDS where why rc check missing=0
 	[ -c /dev/kvm ] || skip_all "no /dev/kvm on this host"
@@ -68,9 +74,17 @@ main() {
 		command -v qemu-system-x86_64 >/dev/null ||
 			skip_all "KVM here cannot run Linux ($why) and the carrier needs qemu-system-x86_64"
 		where="in the carrier ($why)"
-		CARRIER_ENV="${CARRIER_ENV:+$CARRIER_ENV }BUILD LINUX_BOOT_TIMEOUT" \
-			tests/carrier/run.sh --timeout "$CARRIER_TIMEOUT" -- bash "$INNER" 2>&1 | tee "$OUT"
-		rc=${PIPESTATUS[0]}
+		run_in_carrier
+		rc=$?
+		# The carrier (QEMU TCG with nested SVM) has been seen to stall once in many runs
+		# before any check started. That is the test machine, not hostvisor: retry it once,
+		# loudly. A hostvisor hang would stall again and fail.
+		if { [ "$rc" -eq 124 ] || [ "$rc" -eq 125 ]; } && ! grep -q '^\(PASS\|FAIL\): ' "$OUT"; then
+			echo "linux_boot: the carrier stalled (status $rc) before any check reported; retrying once" |
+				tee /dev/stderr
+			run_in_carrier
+			rc=$?
+		fi
 	fi
 
 	for check in "${CHECKS[@]}"; do
