@@ -23,6 +23,7 @@ struct kvm_vcpu {
 	struct kvm_run *run;
 	pthread_mutex_t kick_lock; /* guards running/thread against a kick racing the exit */
 	bool running;              /* the thread is in its run loop: kicks may signal it */
+	bool in_run_loop;          /* the same, readable without the lock (atomic) */
 	pthread_t thread;
 };
 

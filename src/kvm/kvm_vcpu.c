@@ -233,6 +233,12 @@ void kvm_vcpu_kick(struct vcpu *vcpu)
 
 	if (!kv || !kv->run)
 		return;
+	/* A vCPU kicking itself (its own port write raised the PIC's INT) is between two entries
+	 * and looks at interrupts and requests before the next one: a signal would only cost an
+	 * extra exit. */
+	if (__atomic_load_n(&kv->in_run_loop, __ATOMIC_ACQUIRE) &&
+	    pthread_equal(pthread_self(), kv->thread))
+		return;
 	/* immediate_exit covers a kick that lands just before KVM_RUN is entered (api.rst). */
 	__atomic_store_n(&kv->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
 	pthread_mutex_lock(&kv->kick_lock);
@@ -246,6 +252,7 @@ static void set_running(struct kvm_vcpu *kv, bool running)
 	pthread_mutex_lock(&kv->kick_lock);
 	kv->thread = pthread_self();
 	kv->running = running;
+	__atomic_store_n(&kv->in_run_loop, running, __ATOMIC_RELEASE);
 	pthread_mutex_unlock(&kv->kick_lock);
 }
 
