@@ -21,6 +21,7 @@
 
 #define VM_MAX_CPUS 16
 #define VM_MAX_SERIAL 4
+#define VM_MAX_NICS 4
 #define VM_MIN_MEM (16ull << 20)
 /* A flat GDT the VMM writes for the 32-bit boot entry: selector 0x10 code, 0x18 data, as the
  * Linux boot protocol names them (__BOOT_CS, __BOOT_DS). */
@@ -36,6 +37,8 @@ struct vm_config {
 	uint64_t mem_size;
 	int ncpus;
 	const char *serial[VM_MAX_SERIAL]; /* chardev specs for COM1..COM4; NULL = none */
+	const char *net[VM_MAX_NICS];      /* --net specs, validated by nic_config_parse */
+	int nnet;
 	bool no_reboot;
 	bool stats;
 	int verbose;

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hostvisor/nic.h"
 #include "hostvisor/options.h"
 
 #define DEFAULT_MEM (512ull << 20)
@@ -19,6 +20,7 @@ enum {
 	OPT_MEM,
 	OPT_CPUS,
 	OPT_SERIAL,
+	OPT_NET,
 	OPT_NO_REBOOT,
 	OPT_STATS,
 	OPT_VERBOSE,
@@ -33,6 +35,7 @@ static const struct option long_options[] = {
 	{ "mem", required_argument, NULL, OPT_MEM },
 	{ "cpus", required_argument, NULL, OPT_CPUS },
 	{ "serial", required_argument, NULL, OPT_SERIAL },
+	{ "net", required_argument, NULL, OPT_NET },
 	{ "no-reboot", no_argument, NULL, OPT_NO_REBOOT },
 	{ "stats", no_argument, NULL, OPT_STATS },
 	{ "verbose", no_argument, NULL, OPT_VERBOSE },
@@ -46,6 +49,7 @@ const char *options_usage(void)
 	       "[--append ARGS]]\n"
 	       "                     [--mem SIZE] [--cpus N] [--serial stdio|file:PATH|unix:PATH|"
 	       "null]...\n"
+	       "                     [--net MODEL,BACKEND[,mac=MAC][,capture=FILE]]...\n"
 	       "                     [--no-reboot] [--stats] [--verbose]\n"
 	       "       hostvisor probe      (can /dev/kvm run an unmodified kernel here?)\n"
 	       "       hostvisor --version\n"
@@ -144,6 +148,18 @@ static int parse_option(int opt, const char *arg, uint64_t host_ram, struct vm_c
 		}
 		cfg->serial[(*nserial)++] = arg;
 		return 0;
+	case OPT_NET: {
+		struct nic_config nic;
+
+		if (cfg->nnet >= VM_MAX_NICS) {
+			snprintf(err, errlen, "--net %s: at most %d NICs", arg, VM_MAX_NICS);
+			return -EINVAL;
+		}
+		if (nic_config_parse(arg, &nic, err, errlen) < 0)
+			return -EINVAL;
+		cfg->net[cfg->nnet++] = arg;
+		return 0;
+	}
 	case OPT_NO_REBOOT: cfg->no_reboot = true; return 0;
 	case OPT_STATS: cfg->stats = true; return 0;
 	case OPT_VERBOSE: cfg->verbose++; return 0;

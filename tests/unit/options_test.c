@@ -96,6 +96,21 @@ static void test_errors_name_the_value(void **state)
 	assert_true(PARSE(&cfg, err, "hostvisor", "run", "--serial", "null", "--serial", "null",
 			  "--serial", "null", "--serial", "null", "--serial", "null") < 0);
 	assert_true(strchr(err, '\n') == NULL);
+	assert_true(PARSE(&cfg, err, "hostvisor", "run", "--net", "e1000,tap=x") < 0);
+	assert_non_null(strstr(err, "e1000"));
+}
+
+static void test_net(void **state)
+{
+	struct vm_config cfg;
+	char err[256];
+
+	(void)state;
+	assert_int_equal(PARSE(&cfg, err, "hostvisor", "run", "--net", "pcnet,tap=hv0", "--net",
+			       "pcnet,user,mac=02:00:00:00:00:02"),
+			 CMD_RUN);
+	assert_int_equal(cfg.nnet, 2);
+	assert_string_equal(cfg.net[1], "pcnet,user,mac=02:00:00:00:00:02");
 }
 
 static void test_commands(void **state)
@@ -119,6 +134,7 @@ int main(void)
 		cmocka_unit_test(test_full_command),
 		cmocka_unit_test(test_errors_name_the_value),
 		cmocka_unit_test(test_commands),
+		cmocka_unit_test(test_net),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
