@@ -10,10 +10,14 @@ packages=(
   libcmocka-dev libclang-rt-14-dev
   # ACPI tables: the DSDT is compiled at build time
   acpica-tools
+  # the user-mode NAT network backend (slirp.pc requires glib-2.0.pc)
+  libslirp-dev libglib2.0-dev
   # default guest: fetched with apt-get download, unpacked, packed into an initramfs
   cpio xz-utils zstd kmod
   # the peer VMM, the carrier machine for kvm-engine tests, and the benchmarks
   qemu-system-x86 qemu-utils iproute2 procps time
+  # network: packet captures are checked with tshark
+  tshark
 )
 
 missing=()

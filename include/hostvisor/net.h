@@ -69,4 +69,40 @@ int net_backend_capture(struct net_backend *be, const char *path, char *err, siz
 /* Size of the frame in an iovec. */
 size_t iov_length(const struct iovec *iov, int iovcnt);
 
+/*
+ * The backends net_backend_open() dispatches to; the spec is parsed there, so these take it
+ * checked. Both return NULL with one clear line in err on failure.
+ */
+
+/* "tap=NAME": attaches to the TAP interface NAME, creating it when we may (CAP_NET_ADMIN). */
+struct net_backend *net_tap_open(struct evloop *loop, const char *ifname, char *err,
+				 size_t errlen);
+
+/*
+ * "user[,hostfwd=tcp:HOSTPORT-:GUESTPORT]...[,restrict=on]": NAT to the host through libslirp.
+ * The virtual network is NET_USER_NETWORK/24 (inside 198.18.0.0/15, the benchmarking range):
+ * the gateway (which is the host: connections to it go to 127.0.0.1), the DNS forwarder, and
+ * DHCP leases from NET_USER_DHCP_START. hostfwd listens on 127.0.0.1:HOSTPORT only.
+ */
+#define NET_USER_NETWORK "198.18.64.0"
+#define NET_USER_NETMASK "255.255.255.0"
+#define NET_USER_GATEWAY "198.18.64.2"
+#define NET_USER_DNS "198.18.64.3"
+#define NET_USER_DHCP_START "198.18.64.15"
+#define NET_USER_MAX_HOSTFWD 16
+
+struct net_user_hostfwd {
+	bool udp;
+	uint16_t host_port, guest_port;
+};
+
+struct net_user_config {
+	bool restricted; /* slirp's restricted mode: no connection from the guest leaves slirp */
+	int nhostfwd;
+	struct net_user_hostfwd hostfwd[NET_USER_MAX_HOSTFWD];
+};
+
+struct net_backend *net_user_open(struct evloop *loop, const struct net_user_config *cfg,
+				  char *err, size_t errlen);
+
 #endif
