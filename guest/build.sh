@@ -62,7 +62,7 @@ MODULES=(
 	# parallel port, PS/2 mouse, raw serio, input events, sound (OSS emulation for tests)
 	parport_pc psmouse serio_raw evdev snd-sb16 snd-pcm-oss
 	# host-side tools inside the guest and the carrier
-	9p 9pnet_virtio kvm kvm_amd kvm_intel tun bridge
+	9p 9pnet_virtio kvm kvm_amd kvm_intel tun bridge veth
 )
 declare -A QUIET_MISSING=([snd-sb16]=1)
 

@@ -4,6 +4,7 @@
  * platform_reset() is the power-on state plus what a PC firmware sets up before the OS runs.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,7 +17,10 @@
 #include "hostvisor/i8042.h"
 #include "hostvisor/ioapic.h"
 #include "hostvisor/log.h"
+#include "hostvisor/net.h"
+#include "hostvisor/nic.h"
 #include "hostvisor/pci.h"
+#include "hostvisor/pcnet.h"
 #include "hostvisor/pic.h"
 #include "hostvisor/pit.h"
 #include "hostvisor/platform.h"
@@ -141,6 +145,60 @@ static int create_devices(struct vm *vm, struct platform *p, char *err, size_t e
 	return create_serial(vm, p, err, errlen);
 }
 
+/* The seed of the default MACs: this host's machine id and the kernel's path. */
+static void mac_seed(const struct vm *vm, char *seed, size_t len)
+{
+	char id[64] = "", path[PATH_MAX];
+	FILE *f = fopen("/etc/machine-id", "r");
+
+	if (f) {
+		if (!fgets(id, sizeof(id), f))
+			id[0] = '\0';
+		fclose(f);
+	}
+	if (!realpath(vm->cfg.kernel, path))
+		snprintf(path, sizeof(path), "%s", vm->cfg.kernel);
+	snprintf(seed, len, "%s|%s", id, path);
+}
+
+/* One NIC: its backend (and capture), then the device on PCI slot NIC_FIRST_SLOT + index. */
+static int create_nic(struct vm *vm, struct platform *p, int i, const char *seed, char *err,
+		      size_t errlen)
+{
+	struct nic_config nic;
+	int rc;
+
+	if ((rc = nic_config_parse(vm->cfg.net[i], &nic, err, errlen)) < 0)
+		return rc;
+	if (!nic.mac_set)
+		nic_default_mac(seed, i, nic.mac);
+	p->net[i] = net_backend_open(vm->loop, nic.backend, err, errlen);
+	if (!p->net[i])
+		return -EINVAL;
+	if (nic.capture[0] && (rc = net_backend_capture(p->net[i], nic.capture, err, errlen)) < 0)
+		return rc;
+	p->nic[i] = pcnet_create(vm->loop, &vm->gmem, p->net[i], nic.mac);
+	if (!p->nic[i])
+		return -ENOMEM;
+	rc = pcnet_attach(p->nic[i], p->pci, NIC_FIRST_SLOT + i);
+	if (rc < 0)
+		snprintf(err, errlen, "--net %s: cannot attach to PCI slot %d: %s", vm->cfg.net[i],
+			 NIC_FIRST_SLOT + i, strerror(-rc));
+	return rc;
+}
+
+static int create_nics(struct vm *vm, struct platform *p, char *err, size_t errlen)
+{
+	char seed[PATH_MAX + 80];
+	int rc;
+
+	mac_seed(vm, seed, sizeof(seed));
+	for (int i = 0; i < vm->cfg.nnet; i++)
+		if ((rc = create_nic(vm, p, i, seed, err, errlen)) < 0)
+			return rc;
+	return 0;
+}
+
 int platform_create(struct vm *vm, char *err, size_t errlen)
 {
 	struct platform *p = calloc(1, sizeof(*p));
@@ -149,12 +207,9 @@ int platform_create(struct vm *vm, char *err, size_t errlen)
 	if (!p)
 		return -ENOMEM;
 	vm->platform = p;
-	if (vm->cfg.nnet > 0) {
-		/* The PCnet model lands with issue 3; until then refuse rather than ignore. */
-		snprintf(err, errlen, "--net: network cards are not part of this build yet");
-		return -ENOTSUP;
-	}
 	rc = create_devices(vm, p, err, errlen);
+	if (rc == 0)
+		rc = create_nics(vm, p, err, errlen);
 	if (rc < 0 && !err[0])
 		snprintf(err, errlen, "platform: cannot create devices: %s", strerror(-rc));
 	return rc;
@@ -169,6 +224,12 @@ void platform_destroy(struct vm *vm)
 	for (int i = 0; i < VM_MAX_SERIAL; i++) {
 		uart_destroy(p->uart[i]);
 		chardev_close(p->serial[i]);
+	}
+	for (int i = 0; i < VM_MAX_NICS; i++) {
+		if (p->nic[i])
+			pcnet_destroy(p->nic[i]);
+		if (p->net[i])
+			net_backend_close(p->net[i]);
 	}
 	pci_bus_destroy(p->pci);
 	port80_destroy(p->port80);
@@ -228,6 +289,9 @@ int platform_reset(struct vm *vm, char *err, size_t errlen)
 	pit_reset(p->pit);
 	i8042_reset(p->kbc);
 	acpi_pm_reset(p->pm);
+	for (int i = 0; i < VM_MAX_NICS; i++)
+		if (p->nic[i])
+			pcnet_reset(p->nic[i]);
 	for (int i = 0; i < VM_MAX_SERIAL; i++)
 		uart_reset(p->uart[i]);
 
@@ -243,4 +307,22 @@ int platform_reset(struct vm *vm, char *err, size_t errlen)
 	if (rc < 0)
 		snprintf(err, errlen, "acpi: cannot build tables: %s", strerror(-rc));
 	return rc;
+}
+
+void platform_print_stats(struct vm *vm, FILE *out)
+{
+	struct platform *p = vm->platform;
+
+	for (int i = 0; p && i < VM_MAX_NICS; i++) {
+		const struct net_backend *be = p->net[i];
+
+		if (!be)
+			continue;
+		fprintf(out,
+			"  nic%d (%s): tx %llu frames %llu bytes %llu dropped; rx %llu frames %llu "
+			"bytes\n",
+			i, be->name ? be->name : "?", (unsigned long long)be->tx_frames,
+			(unsigned long long)be->tx_bytes, (unsigned long long)be->tx_dropped,
+			(unsigned long long)be->rx_frames, (unsigned long long)be->rx_bytes);
+	}
 }

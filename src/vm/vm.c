@@ -342,6 +342,7 @@ static void print_stats(struct vm *vm)
 		if (vm->vcpu[i])
 			v[n++] = &vm->vcpu[i]->stats;
 	stats_print(stderr, v, n, &vm->pio, &vm->mmio, atomic_load(&vm->msi_delivered));
+	platform_print_stats(vm, stderr);
 }
 
 /* Exit status: 0 for power-off, a quit, or a reset under --no-reboot; 128+N for signal N;
