@@ -166,17 +166,23 @@ static int create_nic(struct vm *vm, struct platform *p, int i, const char *seed
 		      size_t errlen)
 {
 	struct nic_config nic;
+	char why[256] = "";
 	int rc;
 
 	if ((rc = nic_config_parse(vm->cfg.net[i], &nic, err, errlen)) < 0)
 		return rc;
 	if (!nic.mac_set)
 		nic_default_mac(seed, i, nic.mac);
-	p->net[i] = net_backend_open(vm->loop, nic.backend, err, errlen);
-	if (!p->net[i])
+	p->net[i] = net_backend_open(vm->loop, nic.backend, why, sizeof(why));
+	if (!p->net[i]) {
+		snprintf(err, errlen, "--net %s: %s", vm->cfg.net[i], why);
 		return -EINVAL;
-	if (nic.capture[0] && (rc = net_backend_capture(p->net[i], nic.capture, err, errlen)) < 0)
+	}
+	if (nic.capture[0] &&
+	    (rc = net_backend_capture(p->net[i], nic.capture, why, sizeof(why))) < 0) {
+		snprintf(err, errlen, "--net %s: %s", vm->cfg.net[i], why);
 		return rc;
+	}
 	p->nic[i] = pcnet_create(vm->loop, &vm->gmem, p->net[i], nic.mac);
 	if (!p->nic[i])
 		return -ENOMEM;

@@ -60,6 +60,12 @@ check kernel-malformed "neither a Linux bzImage nor a Multiboot" -- run --engine
 check initrd-missing "initrd" -- run --engine kvm --kernel "$tmp/notkernel" --initrd "$tmp/nonexistent"
 check serial-bad "serial" -- run --engine kvm --kernel "$mb" --serial bogus
 check emu-not-built "emu engine" -- run --engine emu --kernel "$tmp/notkernel"
+check net-model-unknown "unknown NIC model 'e1000'" -- run --net e1000,tap=hv0
+check net-no-backend "no backend" -- run --net pcnet
+check net-bad-mac "not a unicast MAC" -- run --net pcnet,user,mac=01:00:5e:00:00:01
+check net-bad-backend "net" -- run --engine kvm --kernel "$mb" --net pcnet,bogus
+check net-bad-hostfwd "hostfwd" -- run --engine kvm --kernel "$mb" --net pcnet,user,hostfwd=tcp:x-:y
+check net-capture-unwritable "capture" -- run --engine kvm --kernel "$mb" --net "pcnet,user,capture=$tmp/nodir/x.pcap"
 
 # A socket backend must not be left behind when a later step fails.
 check unix-socket-cleanup "neither a Linux bzImage" -- run --engine kvm --kernel "$tmp/notkernel" --serial "unix:$tmp/sock"
