@@ -1,0 +1,443 @@
+/*
+ * Opcode tables of the emu CPU, transcribed from Intel SDM vol. 2 appendix A (one-byte, two-byte
+ * and group opcode maps, A.4 x87 escape maps) restricted to the features of DESIGN.md section 2.
+ * An entry with op 0 (X86_OP_INVALID) is #UD.
+ */
+#include "decode_internal.h"
+
+#define E(o, f)                                                                                    \
+	{                                                                                          \
+		X86_OP_##o, (f)                                                                    \
+	}
+#define ALU(o)                                                                                     \
+	E(o, D_M | D_BYTE | D_LOCK), E(o, D_M | D_LOCK), E(o, D_M | D_BYTE), E(o, D_M),            \
+	    E(o, D_IB | D_BYTE), E(o, D_IZ)
+
+const struct x86_opdesc x86_map1[256] = {
+    ALU(ADD),
+    [0x06] = E(PUSH_SEG, D_INV64),
+    E(POP_SEG, D_INV64),
+    [0x08] = ALU(OR),
+    [0x0e] = E(PUSH_SEG, D_INV64),
+    [0x10] = ALU(ADC),
+    [0x16] = E(PUSH_SEG, D_INV64),
+    E(POP_SEG, D_INV64),
+    [0x18] = ALU(SBB),
+    [0x1e] = E(PUSH_SEG, D_INV64),
+    E(POP_SEG, D_INV64),
+    [0x20] = ALU(AND),
+    [0x27] = E(DAA, D_INV64),
+    [0x28] = ALU(SUB),
+    [0x2f] = E(DAS, D_INV64),
+    [0x30] = ALU(XOR),
+    [0x37] = E(AAA, D_INV64),
+    [0x38] = E(CMP, D_M | D_BYTE),
+    E(CMP, D_M),
+    E(CMP, D_M | D_BYTE),
+    E(CMP, D_M),
+    E(CMP, D_IB | D_BYTE),
+    E(CMP, D_IZ),
+    [0x3f] = E(AAS, D_INV64),
+    [0x40 ... 0x47] = E(INC, D_INV64),
+    [0x48 ... 0x4f] = E(DEC, D_INV64),
+    [0x50 ... 0x57] = E(PUSH, D_DEF64),
+    [0x58 ... 0x5f] = E(POP, D_DEF64),
+    [0x60] = E(PUSHA, D_INV64),
+    E(POPA, D_INV64),
+    [0x62] = E(BOUND, D_M | D_MEM | D_INV64),
+    [0x63] = E(ARPL, D_M), /* MOVSXD in 64-bit mode, fixed up in decode.c */
+    [0x68] = E(PUSH, D_IZ | D_DEF64),
+    [0x69] = E(IMUL, D_M | D_IZ),
+    [0x6a] = E(PUSH, D_IB | D_DEF64),
+    [0x6b] = E(IMUL, D_M | D_IB),
+    [0x6c] = E(INS, D_BYTE),
+    E(INS, 0),
+    E(OUTS, D_BYTE),
+    E(OUTS, 0),
+    [0x70 ... 0x7f] = E(JCC, D_IB | D_F64),
+    [0x80] = {X86_GRP_1, D_GRP | D_M | D_IB | D_BYTE},
+    [0x81] = {X86_GRP_1, D_GRP | D_M | D_IZ},
+    [0x82] = {X86_GRP_1, D_GRP | D_M | D_IB | D_BYTE | D_INV64},
+    [0x83] = {X86_GRP_1, D_GRP | D_M | D_IB},
+    [0x84] = E(TEST, D_M | D_BYTE),
+    E(TEST, D_M),
+    [0x86] = E(XCHG, D_M | D_BYTE | D_LOCK),
+    E(XCHG, D_M | D_LOCK),
+    [0x88] = E(MOV, D_M | D_BYTE),
+    E(MOV, D_M),
+    E(MOV, D_M | D_BYTE),
+    E(MOV, D_M),
+    [0x8c] = E(MOV_FROM_SEG, D_M),
+    [0x8d] = E(LEA, D_M | D_MEM),
+    [0x8e] = E(MOV_TO_SEG, D_M),
+    [0x8f] = {X86_GRP_1A, D_GRP | D_M | D_DEF64},
+    [0x90 ... 0x97] = E(XCHG, 0), /* 90 without REX.B: NOP or PAUSE, fixed up in decode.c */
+    [0x98] = E(CBW, 0),
+    E(CWD, 0),
+    [0x9a] = E(CALLF, D_IFAR | D_INV64),
+    [0x9b] = E(FWAIT, 0),
+    [0x9c] = E(PUSHF, D_DEF64),
+    E(POPF, D_DEF64),
+    /* LAHF/SAHF in 64-bit mode need CPUID 8000_0001h:ECX.LAHF-SAHF, which we do not set. */
+    [0x9e] = E(SAHF, D_INV64),
+    E(LAHF, D_INV64),
+    [0xa0] = E(MOV, D_IMOFFS | D_BYTE),
+    E(MOV, D_IMOFFS),
+    E(MOV, D_IMOFFS | D_BYTE),
+    E(MOV, D_IMOFFS),
+    [0xa4] = E(MOVS, D_BYTE),
+    E(MOVS, 0),
+    E(CMPS, D_BYTE),
+    E(CMPS, 0),
+    [0xa8] = E(TEST, D_IB | D_BYTE),
+    E(TEST, D_IZ),
+    [0xaa] = E(STOS, D_BYTE),
+    E(STOS, 0),
+    E(LODS, D_BYTE),
+    E(LODS, 0),
+    E(SCAS, D_BYTE),
+    E(SCAS, 0),
+    [0xb0 ... 0xb7] = E(MOV, D_IB | D_BYTE),
+    [0xb8 ... 0xbf] = E(MOV, D_IV),
+    [0xc0] = {X86_GRP_2, D_GRP | D_M | D_IB | D_BYTE},
+    [0xc1] = {X86_GRP_2, D_GRP | D_M | D_IB},
+    [0xc2] = E(RET, D_IW | D_F64),
+    E(RET, D_F64),
+    /* In 64-bit mode C4/C5 are VEX (no AVX: #UD); elsewhere VEX needs mod=11, which D_MEM
+     * refuses. */
+    [0xc4] = E(LES, D_M | D_MEM | D_INV64),
+    E(LDS, D_M | D_MEM | D_INV64),
+    [0xc6] = {X86_GRP_11, D_GRP | D_M | D_IB | D_BYTE},
+    [0xc7] = {X86_GRP_11, D_GRP | D_M | D_IZ},
+    [0xc8] = E(ENTER, D_IENTER | D_DEF64),
+    E(LEAVE, D_DEF64),
+    [0xca] = E(RETF, D_IW),
+    E(RETF, 0),
+    [0xcc] = E(INT3, 0),
+    E(INT, D_IB),
+    E(INTO, D_INV64),
+    E(IRET, 0),
+    [0xd0] = {X86_GRP_2, D_GRP | D_M | D_BYTE},
+    [0xd1] = {X86_GRP_2, D_GRP | D_M},
+    [0xd2] = {X86_GRP_2, D_GRP | D_M | D_BYTE},
+    [0xd3] = {X86_GRP_2, D_GRP | D_M},
+    [0xd4] = E(AAM, D_IB | D_INV64),
+    E(AAD, D_IB | D_INV64),
+    [0xd7] = E(XLAT, D_BYTE),
+    [0xd8 ... 0xdf] = {0, D_X87 | D_M},
+    [0xe0] = E(LOOPNE, D_IB | D_F64),
+    E(LOOPE, D_IB | D_F64),
+    E(LOOP, D_IB | D_F64),
+    E(JCXZ, D_IB | D_F64),
+    [0xe4] = E(IN, D_IB | D_BYTE),
+    E(IN, D_IB),
+    E(OUT, D_IB | D_BYTE),
+    E(OUT, D_IB),
+    [0xe8] = E(CALL, D_IZ | D_F64),
+    E(JMP, D_IZ | D_F64),
+    E(JMPF, D_IFAR | D_INV64),
+    E(JMP, D_IB | D_F64),
+    [0xec] = E(IN, D_BYTE),
+    E(IN, 0),
+    E(OUT, D_BYTE),
+    E(OUT, 0),
+    [0xf1] = E(INT1, 0),
+    [0xf4] = E(HLT, 0),
+    E(CMC, 0),
+    [0xf6] = {X86_GRP_3, D_GRP | D_M | D_BYTE},
+    [0xf7] = {X86_GRP_3, D_GRP | D_M},
+    [0xf8] = E(CLC, 0),
+    E(STC, 0),
+    E(CLI, 0),
+    E(STI, 0),
+    E(CLD, 0),
+    E(STD, 0),
+    [0xfe] = {X86_GRP_4, D_GRP | D_M | D_BYTE},
+    [0xff] = {X86_GRP_5, D_GRP | D_M},
+};
+
+#define SSE(i)                                                                                     \
+	{                                                                                          \
+		(i), D_SSE | D_M                                                                   \
+	}
+#define SSEI(i)                                                                                    \
+	{                                                                                          \
+		(i), D_SSE | D_M | D_IB                                                            \
+	}
+
+const struct x86_opdesc x86_map0f[256] = {
+    [0x00] = {X86_GRP_6, D_GRP | D_M},
+    [0x01] = {X86_GRP_7, D_GRP | D_M},
+    [0x02] = E(LAR, D_M),
+    E(LSL, D_M),
+    [0x05] = E(SYSCALL, 0),
+    E(CLTS, 0),
+    E(SYSRET, 0),
+    E(INVD, 0),
+    E(WBINVD, 0),
+    [0x0b] = E(UD2, 0),
+    /* AMD64 always has PREFETCH/PREFETCHW (APM vol. 3, PREFETCHlevel); a hint, no fault. */
+    [0x0d] = E(PREFETCHW, D_M | D_MEM),
+    [0x10 ... 0x17] = SSE(0),
+    [0x18] = {X86_GRP_16, D_GRP | D_M},
+    /* Reserved-NOP space (SDM NOP, "0F 1F /0"; 0F 19-1E are hint NOPs on Intel). */
+    [0x19 ... 0x1f] = E(NOP, D_M),
+    [0x20] = E(MOV_FROM_CR, D_M | D_CRDR),
+    E(MOV_FROM_DR, D_M | D_CRDR),
+    E(MOV_TO_CR, D_M | D_CRDR),
+    E(MOV_TO_DR, D_M | D_CRDR),
+    [0x28 ... 0x2f] = SSE(0),
+    [0x30] = E(WRMSR, 0),
+    E(RDTSC, 0),
+    E(RDMSR, 0),
+    E(RDPMC, 0),
+    /* 34/35 SYSENTER/SYSEXIT: CPUID.1:EDX.SEP is not advertised. */
+    [0x38] = {0, D_ESC38},
+    [0x3a] = {0, D_ESC3A},
+    [0x40 ... 0x4f] = E(CMOVCC, D_M),
+    [0x50 ... 0x6f] = SSE(0),
+    [0x70] = SSEI(0),
+    [0x71] = {X86_GRP_12, D_GRP | D_M | D_IB},
+    [0x72] = {X86_GRP_13, D_GRP | D_M | D_IB},
+    [0x73] = {X86_GRP_14, D_GRP | D_M | D_IB},
+    [0x74 ... 0x76] = SSE(0),
+    [0x77] = {0, D_SSE}, /* NP 0F 77: no ModRM */
+    [0x78 ... 0x7f] = SSE(0),
+    [0x80 ... 0x8f] = E(JCC, D_IZ | D_F64),
+    [0x90 ... 0x9f] = E(SETCC, D_M | D_BYTE),
+    [0xa0] = E(PUSH_SEG, D_DEF64),
+    E(POP_SEG, D_DEF64),
+    E(CPUID, 0),
+    E(BT, D_M),
+    E(SHLD, D_M | D_IB),
+    E(SHLD, D_M),
+    [0xa8] = E(PUSH_SEG, D_DEF64),
+    E(POP_SEG, D_DEF64),
+    E(RSM, 0),
+    E(BTS, D_M | D_LOCK),
+    E(SHRD, D_M | D_IB),
+    E(SHRD, D_M),
+    {X86_GRP_15, D_GRP | D_M},
+    E(IMUL, D_M),
+    [0xb0] = E(CMPXCHG, D_M | D_BYTE | D_LOCK),
+    E(CMPXCHG, D_M | D_LOCK),
+    E(LSS, D_M | D_MEM),
+    E(BTR, D_M | D_LOCK),
+    E(LFS, D_M | D_MEM),
+    E(LGS, D_M | D_MEM),
+    E(MOVZX, D_M),
+    E(MOVZX, D_M),
+    /* B8 is POPCNT with F3 (not advertised) and JMPE otherwise: #UD. */
+    [0xb9] = E(UD1, D_M),
+    [0xba] = {X86_GRP_8, D_GRP | D_M | D_IB},
+    [0xbb] = E(BTC, D_M | D_LOCK),
+    /* F3 BC/BD are TZCNT/LZCNT only with BMI1/LZCNT; without them they are BSF/BSR. */
+    [0xbc] = E(BSF, D_M),
+    E(BSR, D_M),
+    E(MOVSX, D_M),
+    E(MOVSX, D_M),
+    [0xc0] = E(XADD, D_M | D_BYTE | D_LOCK),
+    E(XADD, D_M | D_LOCK),
+    [0xc2] = SSEI(0),
+    SSE(0),
+    SSEI(0),
+    SSEI(0),
+    SSEI(0),
+    [0xc7] = {X86_GRP_9, D_GRP | D_M},
+    [0xc8 ... 0xcf] = E(BSWAP, 0),
+    [0xd0 ... 0xfe] = SSE(0),
+    [0xff] = E(UD0, D_M),
+};
+
+/* Mandatory-prefix tables (SDM A.3, table A-3): columns none, 66, F3, F2. */
+#define V(o) E(o, 0)
+#define VM(o) E(o, D_MEM)
+#define VR(o) E(o, D_REG)
+#define MMX(o)                                                                                     \
+	{                                                                                          \
+		V(o), V(o)                                                                         \
+	}
+
+const struct x86_sse_desc x86_sse0f[256] = {
+    [0x10] = {{V(MOVUPS), V(MOVUPD), V(MOVSS), V(MOVSD)}},
+    [0x11] = {{V(MOVUPS), V(MOVUPD), V(MOVSS), V(MOVSD)}},
+    [0x12] = {{V(MOVLPS), VM(MOVLPD)}}, /* none, mod=11: MOVHLPS (decode.c) */
+    [0x13] = {{VM(MOVLPS), VM(MOVLPD)}},
+    [0x14] = {{V(UNPCKLPS), V(UNPCKLPD)}},
+    [0x15] = {{V(UNPCKHPS), V(UNPCKHPD)}},
+    [0x16] = {{V(MOVHPS), VM(MOVHPD)}}, /* none, mod=11: MOVLHPS (decode.c) */
+    [0x17] = {{VM(MOVHPS), VM(MOVHPD)}},
+    [0x28] = {{V(MOVAPS), V(MOVAPD)}},
+    [0x29] = {{V(MOVAPS), V(MOVAPD)}},
+    [0x2a] = {{V(CVTPI2PS), V(CVTPI2PD), V(CVTSI2SS), V(CVTSI2SD)}},
+    [0x2b] = {{VM(MOVNTPS), VM(MOVNTPD)}},
+    [0x2c] = {{V(CVTTPS2PI), V(CVTTPD2PI), V(CVTTSS2SI), V(CVTTSD2SI)}},
+    [0x2d] = {{V(CVTPS2PI), V(CVTPD2PI), V(CVTSS2SI), V(CVTSD2SI)}},
+    [0x2e] = {{V(UCOMISS), V(UCOMISD)}},
+    [0x2f] = {{V(COMISS), V(COMISD)}},
+    [0x50] = {{VR(MOVMSKPS), VR(MOVMSKPD)}},
+    [0x51] = {{V(SQRTPS), V(SQRTPD), V(SQRTSS), V(SQRTSD)}},
+    [0x52] = {{V(RSQRTPS), {0, 0}, V(RSQRTSS)}},
+    [0x53] = {{V(RCPPS), {0, 0}, V(RCPSS)}},
+    [0x54] = {{V(ANDPS), V(ANDPD)}},
+    [0x55] = {{V(ANDNPS), V(ANDNPD)}},
+    [0x56] = {{V(ORPS), V(ORPD)}},
+    [0x57] = {{V(XORPS), V(XORPD)}},
+    [0x58] = {{V(ADDPS), V(ADDPD), V(ADDSS), V(ADDSD)}},
+    [0x59] = {{V(MULPS), V(MULPD), V(MULSS), V(MULSD)}},
+    [0x5a] = {{V(CVTPS2PD), V(CVTPD2PS), V(CVTSS2SD), V(CVTSD2SS)}},
+    [0x5b] = {{V(CVTDQ2PS), V(CVTPS2DQ), V(CVTTPS2DQ)}},
+    [0x5c] = {{V(SUBPS), V(SUBPD), V(SUBSS), V(SUBSD)}},
+    [0x5d] = {{V(MINPS), V(MINPD), V(MINSS), V(MINSD)}},
+    [0x5e] = {{V(DIVPS), V(DIVPD), V(DIVSS), V(DIVSD)}},
+    [0x5f] = {{V(MAXPS), V(MAXPD), V(MAXSS), V(MAXSD)}},
+    [0x60] = {MMX(PUNPCKLBW)},
+    [0x61] = {MMX(PUNPCKLWD)},
+    [0x62] = {MMX(PUNPCKLDQ)},
+    [0x63] = {MMX(PACKSSWB)},
+    [0x64] = {MMX(PCMPGTB)},
+    [0x65] = {MMX(PCMPGTW)},
+    [0x66] = {MMX(PCMPGTD)},
+    [0x67] = {MMX(PACKUSWB)},
+    [0x68] = {MMX(PUNPCKHBW)},
+    [0x69] = {MMX(PUNPCKHWD)},
+    [0x6a] = {MMX(PUNPCKHDQ)},
+    [0x6b] = {MMX(PACKSSDW)},
+    [0x6c] = {{{0, 0}, V(PUNPCKLQDQ)}},
+    [0x6d] = {{{0, 0}, V(PUNPCKHQDQ)}},
+    [0x6e] = {{V(MOVD), V(MOVD)}}, /* MOVQ with REX.W: same op, opsize 8 */
+    [0x6f] = {{V(MOVQ), V(MOVDQA), V(MOVDQU)}},
+    [0x70] = {{V(PSHUFW), V(PSHUFD), V(PSHUFHW), V(PSHUFLW)}},
+    [0x74] = {MMX(PCMPEQB)},
+    [0x75] = {MMX(PCMPEQW)},
+    [0x76] = {MMX(PCMPEQD)},
+    [0x77] = {{V(EMMS)}},
+    [0x7e] = {{V(MOVD), V(MOVD), V(MOVQ)}},
+    [0x7f] = {{V(MOVQ), V(MOVDQA), V(MOVDQU)}},
+    [0xc2] = {{V(CMPPS), V(CMPPD), V(CMPSS), V(CMPSD)}},
+    [0xc3] = {{VM(MOVNTI)}},
+    [0xc4] = {MMX(PINSRW)},
+    [0xc5] = {{VR(PEXTRW), VR(PEXTRW)}},
+    [0xc6] = {{V(SHUFPS), V(SHUFPD)}},
+    [0xd1] = {MMX(PSRLW)},
+    [0xd2] = {MMX(PSRLD)},
+    [0xd3] = {MMX(PSRLQ)},
+    [0xd4] = {MMX(PADDQ)},
+    [0xd5] = {MMX(PMULLW)},
+    [0xd6] = {{{0, 0}, V(MOVQ), VR(MOVQ2DQ), VR(MOVDQ2Q)}},
+    [0xd7] = {{VR(PMOVMSKB), VR(PMOVMSKB)}},
+    [0xd8] = {MMX(PSUBUSB)},
+    [0xd9] = {MMX(PSUBUSW)},
+    [0xda] = {MMX(PMINUB)},
+    [0xdb] = {MMX(PAND)},
+    [0xdc] = {MMX(PADDUSB)},
+    [0xdd] = {MMX(PADDUSW)},
+    [0xde] = {MMX(PMAXUB)},
+    [0xdf] = {MMX(PANDN)},
+    [0xe0] = {MMX(PAVGB)},
+    [0xe1] = {MMX(PSRAW)},
+    [0xe2] = {MMX(PSRAD)},
+    [0xe3] = {MMX(PAVGW)},
+    [0xe4] = {MMX(PMULHUW)},
+    [0xe5] = {MMX(PMULHW)},
+    [0xe6] = {{{0, 0}, V(CVTTPD2DQ), V(CVTDQ2PD), V(CVTPD2DQ)}},
+    [0xe7] = {{VM(MOVNTQ), VM(MOVNTDQ)}},
+    [0xe8] = {MMX(PSUBSB)},
+    [0xe9] = {MMX(PSUBSW)},
+    [0xea] = {MMX(PMINSW)},
+    [0xeb] = {MMX(POR)},
+    [0xec] = {MMX(PADDSB)},
+    [0xed] = {MMX(PADDSW)},
+    [0xee] = {MMX(PMAXSW)},
+    [0xef] = {MMX(PXOR)},
+    [0xf1] = {MMX(PSLLW)},
+    [0xf2] = {MMX(PSLLD)},
+    [0xf3] = {MMX(PSLLQ)},
+    [0xf4] = {MMX(PMULUDQ)},
+    [0xf5] = {MMX(PMADDWD)},
+    [0xf6] = {MMX(PSADBW)},
+    [0xf7] = {{VR(MASKMOVQ), VR(MASKMOVDQU)}},
+    [0xf8] = {MMX(PSUBB)},
+    [0xf9] = {MMX(PSUBW)},
+    [0xfa] = {MMX(PSUBD)},
+    [0xfb] = {MMX(PSUBQ)},
+    [0xfc] = {MMX(PADDB)},
+    [0xfd] = {MMX(PADDW)},
+    [0xfe] = {MMX(PADDD)},
+};
+
+/* Groups (SDM table A-6), indexed by ModRM.reg; [0] for memory operands, [1] for mod=11. */
+#define BOTH(...)                                                                                  \
+	{                                                                                          \
+		{__VA_ARGS__},                                                                     \
+		{                                                                                  \
+			__VA_ARGS__                                                                \
+		}                                                                                  \
+	}
+#define LK D_LOCK
+
+const struct x86_group_desc x86_groups[X86_GRP_COUNT] = {
+    [X86_GRP_1] = BOTH(E(ADD, LK), E(OR, LK), E(ADC, LK), E(SBB, LK), E(AND, LK), E(SUB, LK),
+		       E(XOR, LK), E(CMP, 0)),
+    [X86_GRP_1A] = BOTH(E(POP, 0)),
+    [X86_GRP_2] = BOTH(V(ROL), V(ROR), V(RCL), V(RCR), V(SHL), V(SHR), V(SHL), V(SAR)),
+    [X86_GRP_3] = BOTH(E(TEST, D_GIMM), E(TEST, D_GIMM), E(NOT, LK), E(NEG, LK), V(MUL), V(IMUL),
+		       V(DIV), V(IDIV)),
+    [X86_GRP_4] = BOTH(E(INC, LK), E(DEC, LK)),
+    [X86_GRP_5] =
+	{{E(INC, LK), E(DEC, LK), E(CALL, D_F64), E(CALLF, 0), E(JMP, D_F64), E(JMPF, 0),
+	  E(PUSH, D_DEF64)},
+	 {E(INC, LK), E(DEC, LK), E(CALL, D_F64), {0, 0}, E(JMP, D_F64), {0, 0}, E(PUSH, D_DEF64)}},
+    [X86_GRP_6] = BOTH(V(SLDT), V(STR), V(LLDT), V(LTR), V(VERR), V(VERW)),
+    /* mod=11 forms of group 7 are picked by ModRM.rm in decode.c. */
+    [X86_GRP_7] = {{V(SGDT), V(SIDT), V(LGDT), V(LIDT), V(SMSW), {0, 0}, V(LMSW), V(INVLPG)},
+		   {{0, 0}, {0, 0}, {0, 0}, {0, 0}, V(SMSW), {0, 0}, V(LMSW)}},
+    [X86_GRP_8] = BOTH([4] = V(BT), E(BTS, LK), E(BTR, LK), E(BTC, LK)),
+    /* CMPXCHG16B with REX.W is chosen in decode.c. */
+    [X86_GRP_9] = {{[1] = E(CMPXCHG8B, LK)}, {{0, 0}}},
+    [X86_GRP_11] = BOTH(V(MOV)),
+    [X86_GRP_12] = {{{0, 0}}, {[2] = V(PSRLW), [4] = V(PSRAW), [6] = V(PSLLW)}},
+    [X86_GRP_13] = {{{0, 0}}, {[2] = V(PSRLD), [4] = V(PSRAD), [6] = V(PSLLD)}},
+    [X86_GRP_14] = {{{0, 0}}, {[2] = V(PSRLQ), [3] = V(PSRLDQ), [6] = V(PSLLQ), [7] = V(PSLLDQ)}},
+    /* XSAVE family (/4-/6 memory) is not advertised; CLFLUSHOPT (66 /7) neither. */
+    [X86_GRP_15] = {{V(FXSAVE), V(FXRSTOR), V(LDMXCSR), V(STMXCSR), [7] = V(CLFLUSH)},
+		    {[5] = V(LFENCE), [6] = V(MFENCE), [7] = V(SFENCE)}},
+    [X86_GRP_16] = {{V(PREFETCH), V(PREFETCH), V(PREFETCH), V(PREFETCH), V(NOP), V(NOP), V(NOP),
+		     V(NOP)},
+		    {V(NOP), V(NOP), V(NOP), V(NOP), V(NOP), V(NOP), V(NOP), V(NOP)}},
+};
+
+/* x87 (SDM A.4): memory forms by [opcode - D8][reg]. */
+const uint16_t x86_x87_mem[8][8] = {
+#define O(x) X86_OP_##x
+    {O(FADD), O(FMUL), O(FCOM), O(FCOMP), O(FSUB), O(FSUBR), O(FDIV), O(FDIVR)},
+    {O(FLD), 0, O(FST), O(FSTP), O(FLDENV), O(FLDCW), O(FNSTENV), O(FNSTCW)},
+    {O(FIADD), O(FIMUL), O(FICOM), O(FICOMP), O(FISUB), O(FISUBR), O(FIDIV), O(FIDIVR)},
+    /* FISTTP (DB/DD/DF /1) is SSE3. */
+    {O(FILD), 0, O(FIST), O(FISTP), 0, O(FLD), 0, O(FSTP)},
+    {O(FADD), O(FMUL), O(FCOM), O(FCOMP), O(FSUB), O(FSUBR), O(FDIV), O(FDIVR)},
+    {O(FLD), 0, O(FST), O(FSTP), O(FRSTOR), 0, O(FNSAVE), O(FNSTSW)},
+    {O(FIADD), O(FIMUL), O(FICOM), O(FICOMP), O(FISUB), O(FISUBR), O(FIDIV), O(FIDIVR)},
+    {O(FILD), 0, O(FIST), O(FISTP), O(FBLD), O(FILD), O(FBSTP), O(FISTP)},
+};
+
+/* x87 register forms (mod=11) by [opcode - D8][reg]; 0 means "look at rm" in decode.c. */
+const uint16_t x86_x87_reg[8][8] = {
+    {O(FADD), O(FMUL), O(FCOM), O(FCOMP), O(FSUB), O(FSUBR), O(FDIV), O(FDIVR)},
+    {O(FLD), O(FXCH), 0, 0, 0, 0, 0, 0},
+    {O(FCMOVB), O(FCMOVE), O(FCMOVBE), O(FCMOVU), 0, 0, 0, 0},
+    {O(FCMOVNB), O(FCMOVNE), O(FCMOVNBE), O(FCMOVNU), 0, O(FUCOMI), O(FCOMI), 0},
+    {O(FADD), O(FMUL), 0, 0, O(FSUBR), O(FSUB), O(FDIVR), O(FDIV)},
+    {O(FFREE), 0, O(FST), O(FSTP), O(FUCOM), O(FUCOMP), 0, 0},
+    {O(FADDP), O(FMULP), 0, 0, O(FSUBRP), O(FSUBP), O(FDIVRP), O(FDIVP)},
+    {0, 0, 0, 0, 0, O(FUCOMIP), O(FCOMIP), 0},
+};
+
+/* D9 E0-FF by rm: [reg - 4][rm]. */
+const uint16_t x86_x87_d9[4][8] = {
+    {O(FCHS), O(FABS), 0, 0, O(FTST), O(FXAM), 0, 0},
+    {O(FLD1), O(FLDL2T), O(FLDL2E), O(FLDPI), O(FLDLG2), O(FLDLN2), O(FLDZ), 0},
+    {O(F2XM1), O(FYL2X), O(FPTAN), O(FPATAN), O(FXTRACT), O(FPREM1), O(FDECSTP), O(FINCSTP)},
+    {O(FPREM), O(FYL2XP1), O(FSQRT), O(FSINCOS), O(FRNDINT), O(FSCALE), O(FSIN), O(FCOS)},
+#undef O
+};
