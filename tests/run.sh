@@ -93,12 +93,12 @@ for exe in "$SANBUILD"/*_test; do
 done
 
 echo "== fuzz smoke, ${FUZZ_SECONDS}s each (ASan+UBSan)"
-for exe in "$SANBUILD"/*_fuzz; do
+for exe in "$SANBUILD"/*_fuzz "$SANBUILD"/tests/*/*_fuzz; do
   [ -x "$exe" ] && run_fuzz "$exe"
 done
 
-for script in tests/cli/*.sh tests/guests/*.sh guest/test.sh tests/carrier/check.sh \
-  tests/integration/*.sh; do
+for script in tests/cli/*.sh tests/cpu/*.sh tests/guests/*.sh guest/test.sh \
+  tests/carrier/check.sh tests/integration/*.sh; do
   [ -x "$script" ] && run_script "$script"
 done
 

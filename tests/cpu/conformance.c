@@ -1,0 +1,457 @@
+/*
+ * CPU conformance: each case is one instruction run on the host CPU (native.c) and on the emu
+ * engine (x86_step) from the same registers, flags and scratch memory; all 16 GPRs, the RIP
+ * advance, the arithmetic flags and DF, and the scratch buffer must match. Flags the SDM calls
+ * undefined for an instruction are left out of the comparison (see undefined_flags()).
+ *
+ * Usage: cpu_conformance [seed [random-cases-per-class]]. Prints PASS:/FAIL: cpu/<class>.
+ */
+#include <inttypes.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hostvisor/x86_cpu.h"
+#include "native.h"
+
+#define SCRATCH_SIZE 65536
+#define STACK_OFFSET 32768
+#define DATA_OFFSET 16384
+#define CMP_FLAGS (X86_FLAGS_ARITH | X86_FLAG_DF)
+#define MAX_FAIL_REPORTS 5
+
+enum { RAX, RCX, RDX, RBX, RSP, RBP, RSI, RDI, R8, R9, R10, R11, R12, R13, R14, R15 };
+
+struct tcase {
+	uint8_t b[16];
+	unsigned n;
+	struct native_state init;
+	uint64_t undef_flags; /* flags left out of the comparison */
+	int mem_base;	      /* base register of a memory operand, -1 if none */
+	const char *what;
+};
+
+struct harness {
+	uint64_t rng;
+	uint8_t *scratch;      /* the host CPU's memory */
+	uint8_t *emu_scratch;  /* the emulator's copy, at the same linear address */
+	uint8_t *init_scratch; /* initial contents */
+	uint64_t gs_base;      /* GS base of the host thread and the emulator (0: not set) */
+	unsigned cases, failures;
+	unsigned class_cases, class_failures;
+};
+
+static struct harness H;
+
+/* ---- random values ---- */
+
+static uint64_t rnd(void)
+{
+	H.rng ^= H.rng >> 12;
+	H.rng ^= H.rng << 25;
+	H.rng ^= H.rng >> 27;
+	return H.rng * 0x2545f4914f6cdd1dull;
+}
+
+static unsigned rnd_below(unsigned n)
+{
+	return (unsigned)(rnd() % n);
+}
+
+static const uint64_t edge_values[] = {
+    0,
+    1,
+    2,
+    ~0ull,
+    ~0ull - 1,
+    0x7f,
+    0x80,
+    0xff,
+    0x7fff,
+    0x8000,
+    0xffff,
+    0x7fffffff,
+    0x80000000,
+    0xffffffff,
+    0x100000000ull,
+    0x7fffffffffffffffull,
+    0x8000000000000000ull,
+    0xffffffffffffff80ull,
+    0xffffffffffff8000ull,
+    0xffffffff80000000ull,
+    0x0f0f0f0f0f0f0f0full,
+};
+
+static uint64_t rnd_value(void)
+{
+	switch (rnd_below(4)) {
+	case 0:
+		return edge_values[rnd_below(sizeof(edge_values) / sizeof(edge_values[0]))];
+	case 1:
+		return rnd() & 0xff;
+	default:
+		return rnd();
+	}
+}
+
+static uint64_t rnd_flags(void)
+{
+	return X86_FLAG_FIXED1 | (rnd() & CMP_FLAGS);
+}
+
+static unsigned rnd_count(unsigned size)
+{
+	static const unsigned counts[] = {0,  1,  2,  7,  8,  9,  15, 16,
+					  17, 31, 32, 33, 63, 64, 65, 255};
+
+	if (rnd_below(3) == 0)
+		return rnd() & 0xff;
+	if (rnd_below(4) == 0)
+		return size * 8 - 1;
+	return counts[rnd_below(sizeof(counts) / sizeof(counts[0]))];
+}
+
+static unsigned rnd_size(void)
+{
+	static const unsigned sizes[] = {1, 2, 4, 8};
+
+	return sizes[rnd_below(4)];
+}
+
+/* ---- encoding ---- */
+
+struct modrm_spec {
+	bool mem;
+	unsigned rm; /* register, or base register for memory */
+	int index;   /* -1: no SIB */
+	unsigned scale;
+	int8_t disp;
+};
+
+static const unsigned base_regs[] = {RBX, RBP, RSI, RDI, R8, R9, R10, R11, R13, R14, R15};
+
+static void put(struct tcase *c, uint8_t b)
+{
+	if (c->n < sizeof(c->b))
+		c->b[c->n++] = b;
+}
+
+/* A memory operand at scratch + DATA_OFFSET + [0, 4096), by base (+ index*scale) + disp8. */
+static struct modrm_spec rnd_mem(struct tcase *c, int avoid)
+{
+	struct modrm_spec m = {.mem = true, .index = -1};
+	uint64_t target = (uint64_t)(uintptr_t)H.scratch + DATA_OFFSET + rnd_below(4096 - 64);
+
+	do
+		m.rm = base_regs[rnd_below(sizeof(base_regs) / sizeof(base_regs[0]))];
+	while ((int)m.rm == avoid);
+	m.disp = (int8_t)rnd();
+	if (rnd_below(4) == 0) {
+		do
+			m.index =
+			    (int)base_regs[rnd_below(sizeof(base_regs) / sizeof(base_regs[0]))];
+		while (m.index == (int)m.rm || m.index == avoid);
+		m.scale = rnd_below(4);
+		c->init.gpr[m.index] = rnd_below(16);
+		target -= c->init.gpr[m.index] << m.scale;
+	}
+	c->init.gpr[m.rm] = target - (uint64_t)(int64_t)m.disp;
+	return m;
+}
+
+static struct modrm_spec rnd_reg(void)
+{
+	return (struct modrm_spec){.rm = rnd_below(16), .index = -1};
+}
+
+/*
+ * prefixes, REX, opcode bytes, ModRM (+SIB, disp8), immediate. size 2 adds 0x66, size 8 REX.W;
+ * byte forms sometimes get an empty REX so that registers 4-7 are SPL..DIL instead of AH..BH.
+ */
+static void encode(struct tcase *c, unsigned size, const uint8_t *op, unsigned oplen, unsigned reg,
+		   struct modrm_spec m, uint64_t imm, unsigned immlen)
+{
+	uint8_t rex = 0x40;
+
+	if (size == 2)
+		put(c, 0x66);
+	if (size == 8)
+		rex |= 8;
+	if (reg & 8)
+		rex |= 4;
+	if (m.index >= 8)
+		rex |= 2;
+	if (m.rm & 8)
+		rex |= 1;
+	if (rex != 0x40 || (size == 1 && rnd_below(2)))
+		put(c, rex);
+	for (unsigned i = 0; i < oplen; i++)
+		put(c, op[i]);
+	if (!m.mem) {
+		put(c, (uint8_t)(0xc0 | ((reg & 7) << 3) | (m.rm & 7)));
+	} else if (m.index < 0) {
+		c->mem_base = (int)m.rm;
+		put(c, (uint8_t)(0x40 | ((reg & 7) << 3) | (m.rm & 7)));
+		put(c, (uint8_t)m.disp);
+	} else {
+		c->mem_base = (int)m.rm;
+		put(c, (uint8_t)(0x44 | ((reg & 7) << 3)));
+		put(c, (uint8_t)((m.scale << 6) | ((m.index & 7) << 3) | (m.rm & 7)));
+		put(c, (uint8_t)m.disp);
+	}
+	for (unsigned i = 0; i < immlen; i++)
+		put(c, (uint8_t)(imm >> (8 * i)));
+}
+
+static struct modrm_spec rnd_rm(struct tcase *c, int avoid)
+{
+	return rnd_below(2) ? rnd_mem(c, avoid) : rnd_reg();
+}
+
+static void init_case(struct tcase *c, const char *what)
+{
+	memset(c, 0, sizeof(*c));
+	for (unsigned r = 0; r < 16; r++)
+		c->init.gpr[r] = rnd_value();
+	c->init.gpr[RSP] = (uint64_t)(uintptr_t)H.scratch + STACK_OFFSET - 8 * rnd_below(64);
+	c->init.rflags = rnd_flags();
+	c->what = what;
+	c->mem_base = -1;
+}
+
+static bool t_has_mem(const struct tcase *c, unsigned *base)
+{
+	if (c->mem_base < 0)
+		return false;
+	*base = (unsigned)c->mem_base;
+	return true;
+}
+
+/* ---- running and comparing ---- */
+
+static int emu_access(uint64_t a, size_t len, bool write, uint8_t **p)
+{
+	uint64_t code = (uint64_t)(uintptr_t)native_code_page();
+	uint64_t scr = (uint64_t)(uintptr_t)H.scratch;
+
+	if (!write && a >= code && a + len <= code + NATIVE_PAGE_SIZE && a + len > a) {
+		*p = native_code_page() + (a - code);
+		return 0;
+	}
+	if (a >= scr && a + len <= scr + SCRATCH_SIZE && a + len > a) {
+		*p = H.emu_scratch + (a - scr);
+		return 0;
+	}
+	return X86_EXC_PF;
+}
+
+static int emu_read(void *opaque, uint64_t a, void *buf, size_t len)
+{
+	uint8_t *p;
+	int rc = emu_access(a, len, false, &p);
+
+	if (rc == 0)
+		memcpy(buf, p, len);
+	return rc;
+}
+
+static int emu_write(void *opaque, uint64_t a, const void *buf, size_t len)
+{
+	uint8_t *p;
+	int rc = emu_access(a, len, true, &p);
+
+	if (rc == 0)
+		memcpy(p, buf, len);
+	return rc;
+}
+
+static const struct x86_mem_ops emu_ops = {.read = emu_read, .write = emu_write};
+
+static void print_case(const struct tcase *c, const struct native_state *nat,
+		       const struct x86_cpu *emu)
+{
+	static const char *const names[16] = {"rax", "rcx", "rdx", "rbx", "rsp", "rbp",
+					      "rsi", "rdi", "r8",  "r9",  "r10", "r11",
+					      "r12", "r13", "r14", "r15"};
+
+	printf("  %s: bytes", c->what);
+	for (unsigned i = 0; i < c->n; i++)
+		printf(" %02x", c->b[i]);
+	printf("\n  flags in %03" PRIx64 " native %03" PRIx64 " emu %03" PRIx64
+	       " (ignored %03" PRIx64 ")\n",
+	       (uint64_t)(c->init.rflags & CMP_FLAGS), (uint64_t)(nat->rflags & CMP_FLAGS),
+	       (uint64_t)(emu->rflags & CMP_FLAGS), c->undef_flags);
+	for (unsigned r = 0; r < 16; r++)
+		if (nat->gpr[r] != emu->gpr[r] || c->init.gpr[r] != nat->gpr[r])
+			printf("  %-3s in %016" PRIx64 " native %016" PRIx64 " emu %016" PRIx64
+			       "%s\n",
+			       names[r], c->init.gpr[r], nat->gpr[r], emu->gpr[r],
+			       nat->gpr[r] != emu->gpr[r] ? "  <--" : "");
+}
+
+static void fail(const struct tcase *c, const char *why, const struct native_state *nat,
+		 const struct x86_cpu *emu)
+{
+	H.class_failures++;
+	if (H.class_failures > MAX_FAIL_REPORTS)
+		return;
+	printf("  mismatch (%s)\n", why);
+	print_case(c, nat, emu);
+}
+
+static void run_case(struct tcase *c)
+{
+	struct native_state nat = c->init;
+	struct x86_cpu emu;
+	uint64_t rip;
+	int sig, exc;
+	uint64_t cmp = CMP_FLAGS & ~c->undef_flags;
+
+	H.class_cases++;
+	memcpy(H.scratch, H.init_scratch, SCRATCH_SIZE);
+	memcpy(H.emu_scratch, H.init_scratch, SCRATCH_SIZE);
+	rip = native_prepare(c->b, c->n);
+	x86_cpu_init(&emu);
+	memcpy(emu.gpr, c->init.gpr, sizeof(emu.gpr));
+	emu.rflags = c->init.rflags;
+	emu.rip = rip;
+	emu.seg[X86_SEG_GS].base = H.gs_base;
+	sig = native_run(&nat);
+	exc = x86_step(&emu, &emu_ops, NULL);
+	if (sig == SIGFPE || exc) {
+		if (!(sig == SIGFPE && exc == X86_EXC_DE))
+			fail(c, sig ? "native faulted" : "emu faulted", &nat, &emu);
+		else if (memcmp(emu.gpr, c->init.gpr, sizeof(emu.gpr)) || emu.rip != rip)
+			fail(c, "emu #DE changed state", &nat, &emu);
+		return;
+	}
+	if (sig) {
+		fail(c, "native signal", &nat, &emu);
+		return;
+	}
+	if (emu.rip != rip + c->n)
+		fail(c, "rip", &nat, &emu);
+	else if (memcmp(emu.gpr, nat.gpr, sizeof(nat.gpr)))
+		fail(c, "gpr", &nat, &emu);
+	else if ((emu.rflags ^ nat.rflags) & cmp)
+		fail(c, "flags", &nat, &emu);
+	else if (memcmp(H.scratch, H.emu_scratch, SCRATCH_SIZE))
+		fail(c, "memory", &nat, &emu);
+}
+
+/* ---- x86_step itself: faults commit nothing, out-of-scope instructions are #UD ---- */
+
+static void step_check(const char *what, const uint8_t *b, unsigned n, uint64_t at_offset,
+		       uint64_t rbx, int want)
+{
+	struct x86_cpu emu, before;
+	uint8_t *page = native_code_page();
+	int rc;
+
+	H.class_cases++;
+	memset(page, 0xcc, NATIVE_PAGE_SIZE);
+	memcpy(page + at_offset, b, n);
+	x86_cpu_init(&emu);
+	for (unsigned r = 0; r < 16; r++)
+		emu.gpr[r] = (uint64_t)(uintptr_t)H.scratch + STACK_OFFSET;
+	emu.gpr[RBX] = rbx;
+	emu.rip = (uint64_t)(uintptr_t)page + at_offset;
+	before = emu;
+	rc = x86_step(&emu, &emu_ops, NULL);
+	if (rc != want) {
+		H.class_failures++;
+		printf("  %s: x86_step returned %#x, want %#x\n", what, (unsigned)rc,
+		       (unsigned)want);
+	} else if (rc && (memcmp(emu.gpr, before.gpr, sizeof(emu.gpr)) || emu.rip != before.rip ||
+			  emu.rflags != before.rflags)) {
+		H.class_failures++;
+		printf("  %s: state changed by a faulting instruction\n", what);
+	} else if (!rc && emu.rip != before.rip + n) {
+		H.class_failures++;
+		printf("  %s: rip\n", what);
+	}
+}
+
+static void run_step_checks(void)
+{
+	static const uint8_t mov_store[] = {0x89, 0x03}, push_rbx[] = {0x53},
+			     cpuid[] = {0x0f, 0xa2};
+	static const uint8_t hlt[] = {0xf4}, movsb[] = {0xa4}, lock_add[] = {0xf0, 0x01, 0x03};
+	static const uint8_t nop[] = {0x90}, xor_eax[] = {0x31, 0xc0}, ud2[] = {0x0f, 0x0b};
+	static const uint8_t long_insn[] = {0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66,
+					    0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x90};
+	uint64_t in_scratch = (uint64_t)(uintptr_t)H.scratch + DATA_OFFSET;
+	struct x86_cpu emu;
+
+	H.class_cases = H.class_failures = 0;
+	step_check("store to unmapped memory: #PF", mov_store, 2, 64, 0x1000, X86_EXC_PF);
+	step_check("load/store in scratch", mov_store, 2, 64, in_scratch, 0);
+	step_check("lock add (not in this step)", lock_add, 3, 64, in_scratch, X86_EXC_UD);
+	step_check("cpuid (not in this step)", cpuid, 2, 64, 0, X86_EXC_UD);
+	step_check("hlt (not in this step)", hlt, 1, 64, 0, X86_EXC_UD);
+	step_check("movsb (not in this step)", movsb, 1, 64, 0, X86_EXC_UD);
+	step_check("ud2", ud2, 2, 64, 0, X86_EXC_UD);
+	step_check("16 bytes: #GP", long_insn, 16, 64, 0, X86_EXC_GP);
+	step_check("nop in the page's last byte", nop, 1, NATIVE_PAGE_SIZE - 1, 0, 0);
+	step_check("insn running off the page: #PF", xor_eax, 1, NATIVE_PAGE_SIZE - 1, 0,
+		   X86_EXC_PF);
+	step_check("push, stack fine", push_rbx, 1, 64, 0, 0);
+	/* a push with RSP outside memory faults and leaves RSP */
+	H.class_cases++;
+	memcpy(native_code_page() + 64, push_rbx, 1);
+	x86_cpu_init(&emu);
+	emu.rip = (uint64_t)(uintptr_t)native_code_page() + 64;
+	emu.gpr[RSP] = 0x2000;
+	if (x86_step(&emu, &emu_ops, NULL) != X86_EXC_PF || emu.gpr[RSP] != 0x2000 ||
+	    emu.rip != (uint64_t)(uintptr_t)native_code_page() + 64) {
+		H.class_failures++;
+		printf("  push to unmapped stack\n");
+	}
+	/* other modes: not in this step */
+	H.class_cases++;
+	emu.mode = X86_MODE_PROT32;
+	if (x86_step(&emu, &emu_ops, NULL) != X86_EXC_UD) {
+		H.class_failures++;
+		printf("  32-bit mode\n");
+	}
+	H.cases += H.class_cases;
+	H.failures += H.class_failures;
+	printf("%s: cpu/step (%u cases, %u failed)\n", H.class_failures ? "FAIL" : "PASS",
+	       H.class_cases, H.class_failures);
+}
+
+/* ---- the instruction classes ---- */
+
+#include "classes.inc"
+
+int main(int argc, char **argv)
+{
+	uint64_t seed = argc > 1 ? strtoull(argv[1], NULL, 0) : 0x5eed1234abcdull;
+	unsigned per_class = argc > 2 ? (unsigned)strtoul(argv[2], NULL, 0) : 2000;
+
+	H.rng = seed ? seed : 1;
+	H.scratch = aligned_alloc(4096, SCRATCH_SIZE);
+	H.emu_scratch = malloc(SCRATCH_SIZE);
+	H.init_scratch = malloc(SCRATCH_SIZE);
+	if (!H.scratch || !H.emu_scratch || !H.init_scratch || native_init()) {
+		printf("FAIL: cpu/setup\n");
+		return 1;
+	}
+	for (unsigned i = 0; i < SCRATCH_SIZE; i++)
+		H.init_scratch[i] = (uint8_t)rnd();
+	H.gs_base = native_set_gs_base((uint64_t)(uintptr_t)H.scratch + DATA_OFFSET)
+			? 0
+			: (uint64_t)(uintptr_t)H.scratch + DATA_OFFSET;
+	printf("# seed 0x%" PRIx64 ", %u random cases per class, GS base %s\n", seed, per_class,
+	       H.gs_base ? "set" : "not settable (cpu/gs runs plain cases)");
+	run_step_checks();
+	run_sweeps();
+	run_classes(per_class);
+	printf("# %u cases, %u failed\n", H.cases, H.failures);
+	free(H.scratch);
+	free(H.emu_scratch);
+	free(H.init_scratch);
+	return H.failures ? 1 : 0;
+}

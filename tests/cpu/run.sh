@@ -1,0 +1,12 @@
+#!/bin/sh
+# CPU conformance: the emu engine against the host CPU (tests/cpu/conformance.c).
+# Usage: tests/cpu/run.sh [build-dir] [seed] [random-cases-per-class]
+here=$(dirname "$0")
+build=${1:-${BUILD:-$here/../../build}}
+exe=$build/tests/cpu/cpu_conformance
+if [ ! -x "$exe" ]; then
+	echo "FAIL: cpu/build ($exe not built)"
+	exit 1
+fi
+[ $# -gt 0 ] && shift
+exec "$exe" "$@"
