@@ -2,7 +2,8 @@
  * The emu engine's CPU: architectural state and one-instruction execution (Intel SDM vol. 1
  * ch. 3 "Basic Execution Environment", vol. 2 instruction pages; AMD APM vol. 1 ch. 2-3).
  *
- * Step 2 executes the user-level integer instructions in 64-bit mode (see x86_step). There is no
+ * It executes the user-level integer, control-flow and string instructions in 64-bit mode (see
+ * x86_step). There is no
  * paging and no segment limit check yet: every access goes through struct x86_mem_ops with a
  * linear address, so a test can give a flat buffer.
  */
@@ -91,13 +92,16 @@ void x86_cpu_init(struct x86_cpu *cpu);
 /*
  * Fetch, decode and execute one instruction at cpu->rip. Returns 0, or an X86_EXC_* with the
  * architectural state unchanged (faults are reported before anything is committed; a memory
- * write is always the last thing an instruction does before its register updates).
+ * write is always the last thing an instruction does before its register updates). A REP string
+ * instruction runs at most 4096 iterations per call and then leaves RIP on itself, as an
+ * interrupted REP does, so a hostile RCX cannot hold the caller.
  *
- * Step 2 implements, in 64-bit mode only: ADD OR ADC SBB AND SUB XOR CMP TEST INC DEC NEG NOT
+ * Implemented so far, in 64-bit mode only: ADD OR ADC SBB AND SUB XOR CMP TEST INC DEC NEG NOT
  * MUL IMUL DIV IDIV ROL ROR RCL RCR SHL SHR SAR SHLD SHRD MOV MOVZX MOVSX MOVSXD LEA XCHG
  * CMPXCHG XADD BSWAP BT BTS BTR BTC BSF BSR SETcc CMOVcc CBW/CWDE/CDQE CWD/CDQ/CQO CLC STC CMC
- * CLD STD NOP PAUSE PUSH POP. Everything else (and LOCK, other modes) returns X86_EXC_UD:
- * not in this step.
+ * CLD STD NOP PAUSE PUSH POP; JMP Jcc CALL RET LOOP/LOOPE/LOOPNE JRCXZ; MOVS STOS LODS CMPS SCAS
+ * with REP/REPE/REPNE; PUSHF POPF ENTER LEAVE XLAT. Everything else (and LOCK, other modes)
+ * returns X86_EXC_UD until the engine grows it.
  */
 int x86_step(struct x86_cpu *cpu, const struct x86_mem_ops *mem, void *opaque);
 

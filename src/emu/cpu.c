@@ -169,6 +169,7 @@ int x86_step(struct x86_cpu *cpu, const struct x86_mem_ops *mem, void *opaque)
 {
 	int (*const units[])(struct x86_exec *) = {
 	    x86_exec_alu, x86_exec_shift, x86_exec_muldiv, x86_exec_bit, x86_exec_move,
+	    x86_exec_flow, x86_exec_string,
 	};
 	struct x86_insn in;
 	struct x86_cpu saved = *cpu;

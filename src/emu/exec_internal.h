@@ -59,5 +59,7 @@ int x86_exec_shift(struct x86_exec *x);
 int x86_exec_muldiv(struct x86_exec *x);
 int x86_exec_bit(struct x86_exec *x);
 int x86_exec_move(struct x86_exec *x);
+int x86_exec_flow(struct x86_exec *x);
+int x86_exec_string(struct x86_exec *x);
 
 #endif

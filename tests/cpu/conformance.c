@@ -31,6 +31,18 @@ struct tcase {
 	uint64_t undef_flags; /* flags left out of the comparison */
 	int mem_base;	      /* base register of a memory operand, -1 if none */
 	const char *what;
+	/* branch cases (native_prepare_branch): 0 none, 1 taken pad after, 2 taken pad before */
+	int branch;
+	unsigned rel_size;  /* trailing displacement bytes to patch with the taken pad's offset */
+	int target_reg;	    /* register that gets the taken pad's address, -1 if none */
+	uint64_t target_at; /* scratch address that gets the taken pad's address, 0 if none */
+	bool rep;	    /* a REP string: x86_step may need several calls (bounded chunks) */
+	/* scratch set-up applied to both copies before running */
+	struct {
+		uint64_t at, len;
+		uint8_t byte;
+	} fill[3];
+	uint64_t poke_at, poke_val; /* 8-byte store if poke_at != 0 */
 };
 
 struct harness {
@@ -219,6 +231,7 @@ static void init_case(struct tcase *c, const char *what)
 	c->init.rflags = rnd_flags();
 	c->what = what;
 	c->mem_base = -1;
+	c->target_reg = -1;
 }
 
 static bool t_has_mem(const struct tcase *c, unsigned *base)
@@ -301,25 +314,98 @@ static void fail(const struct tcase *c, const char *why, const struct native_sta
 	print_case(c, nat, emu);
 }
 
+static void scratch_store(uint64_t at, const void *p, size_t len)
+{
+	uint64_t off = at - (uint64_t)(uintptr_t)H.scratch;
+
+	if (at < (uint64_t)(uintptr_t)H.scratch || off + len > SCRATCH_SIZE)
+		return; /* a generator bug: leave memory alone, the case will show it */
+	memcpy(H.scratch + off, p, len);
+	memcpy(H.emu_scratch + off, p, len);
+}
+
+static void prepare_memory(const struct tcase *c)
+{
+	memcpy(H.scratch, H.init_scratch, SCRATCH_SIZE);
+	memcpy(H.emu_scratch, H.init_scratch, SCRATCH_SIZE);
+	for (unsigned i = 0; i < 3; i++) {
+		uint8_t buf[8192];
+
+		if (!c->fill[i].len || c->fill[i].len > sizeof(buf))
+			continue;
+		memset(buf, c->fill[i].byte, c->fill[i].len);
+		scratch_store(c->fill[i].at, buf, c->fill[i].len);
+	}
+	if (c->poke_at)
+		scratch_store(c->poke_at, &c->poke_val, 8);
+}
+
+/* Branch cases: lay out the pads, aim the register/memory target at the taken pad. */
+static uint64_t prepare_code(struct tcase *c, uint64_t *taken)
+{
+	uint64_t rip;
+
+	*taken = 0;
+	if (!c->branch)
+		return native_prepare(c->b, c->n);
+	rip = native_prepare_branch(c->b, c->n, c->rel_size, c->branch == 2, taken);
+	memcpy(c->b, (const void *)(uintptr_t)rip, c->n); /* the patched bytes, for reports */
+	if (c->target_reg >= 0)
+		c->init.gpr[c->target_reg] = *taken;
+	if (c->target_at)
+		scratch_store(c->target_at, taken, 8);
+	return rip;
+}
+
+/* Where the host CPU went: the pad it reached (branch cases) or the next instruction. */
+static bool native_next_rip(const struct tcase *c, uint64_t rip, uint64_t taken, uint64_t *next)
+{
+	if (!c->branch) {
+		*next = rip + c->n;
+		return true;
+	}
+	switch (native_pad_reached()) {
+	case NATIVE_PAD_FALLTHROUGH:
+		*next = rip + c->n;
+		return true;
+	case NATIVE_PAD_TAKEN:
+		*next = taken;
+		return true;
+	default:
+		return false;
+	}
+}
+
+static int emu_run(const struct tcase *c, struct x86_cpu *emu, uint64_t rip)
+{
+	int exc = x86_step(emu, &emu_ops, NULL);
+
+	/* an unfinished REP string leaves RIP on itself; 64 chunks are plenty for the cases */
+	for (unsigned i = 0; c->rep && exc == 0 && emu->rip == rip && i < 64; i++)
+		exc = x86_step(emu, &emu_ops, NULL);
+	return exc;
+}
+
 static void run_case(struct tcase *c)
 {
-	struct native_state nat = c->init;
+	struct native_state nat;
 	struct x86_cpu emu;
-	uint64_t rip;
+	uint64_t rip, taken, next;
 	int sig, exc;
 	uint64_t cmp = CMP_FLAGS & ~c->undef_flags;
 
 	H.class_cases++;
-	memcpy(H.scratch, H.init_scratch, SCRATCH_SIZE);
-	memcpy(H.emu_scratch, H.init_scratch, SCRATCH_SIZE);
-	rip = native_prepare(c->b, c->n);
+	prepare_memory(c);
+	rip = prepare_code(c, &taken);
+	nat = c->init;
 	x86_cpu_init(&emu);
 	memcpy(emu.gpr, c->init.gpr, sizeof(emu.gpr));
 	emu.rflags = c->init.rflags;
 	emu.rip = rip;
 	emu.seg[X86_SEG_GS].base = H.gs_base;
+	emu.seg[X86_SEG_CS].selector = 0x33; /* CPL 3, as the host runs the case */
 	sig = native_run(&nat);
-	exc = x86_step(&emu, &emu_ops, NULL);
+	exc = emu_run(c, &emu, rip);
 	if (sig == SIGFPE || exc) {
 		if (!(sig == SIGFPE && exc == X86_EXC_DE))
 			fail(c, sig ? "native faulted" : "emu faulted", &nat, &emu);
@@ -331,7 +417,9 @@ static void run_case(struct tcase *c)
 		fail(c, "native signal", &nat, &emu);
 		return;
 	}
-	if (emu.rip != rip + c->n)
+	if (!native_next_rip(c, rip, taken, &next))
+		fail(c, "native reached no pad", &nat, &emu);
+	else if (emu.rip != next)
 		fail(c, "rip", &nat, &emu);
 	else if (memcmp(emu.gpr, nat.gpr, sizeof(nat.gpr)))
 		fail(c, "gpr", &nat, &emu);
@@ -378,7 +466,8 @@ static void run_step_checks(void)
 {
 	static const uint8_t mov_store[] = {0x89, 0x03}, push_rbx[] = {0x53},
 			     cpuid[] = {0x0f, 0xa2};
-	static const uint8_t hlt[] = {0xf4}, movsb[] = {0xa4}, lock_add[] = {0xf0, 0x01, 0x03};
+	static const uint8_t hlt[] = {0xf4}, lahf[] = {0x9f}, sahf[] = {0x9e}, lock_add[] = {0xf0, 0x01, 0x03};
+	static const uint8_t movbe[] = {0x0f, 0x38, 0xf0, 0x03};
 	static const uint8_t nop[] = {0x90}, xor_eax[] = {0x31, 0xc0}, ud2[] = {0x0f, 0x0b};
 	static const uint8_t long_insn[] = {0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66,
 					    0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x90};
@@ -391,7 +480,9 @@ static void run_step_checks(void)
 	step_check("lock add (not in this step)", lock_add, 3, 64, in_scratch, X86_EXC_UD);
 	step_check("cpuid (not in this step)", cpuid, 2, 64, 0, X86_EXC_UD);
 	step_check("hlt (not in this step)", hlt, 1, 64, 0, X86_EXC_UD);
-	step_check("movsb (not in this step)", movsb, 1, 64, 0, X86_EXC_UD);
+	step_check("lahf: #UD in 64-bit mode (no LAHF_LM)", lahf, 1, 64, 0, X86_EXC_UD);
+	step_check("sahf: #UD in 64-bit mode (no LAHF_LM)", sahf, 1, 64, 0, X86_EXC_UD);
+	step_check("movbe: #UD (not advertised)", movbe, 4, 64, in_scratch, X86_EXC_UD);
 	step_check("ud2", ud2, 2, 64, 0, X86_EXC_UD);
 	step_check("16 bytes: #GP", long_insn, 16, 64, 0, X86_EXC_GP);
 	step_check("nop in the page's last byte", nop, 1, NATIVE_PAGE_SIZE - 1, 0, 0);

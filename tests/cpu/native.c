@@ -17,6 +17,7 @@
 #define SLOT_HOST_RSP 0
 #define SLOT_STATE 8
 #define SLOT_TMP_RDI 16
+#define SLOT_PAD 24 /* which landing pad a branch case reached */
 #define CODE_START 64
 
 struct native {
@@ -153,6 +154,70 @@ int native_run(struct native_state *st)
 		return native_signal;
 	fn(st);
 	return 0;
+}
+
+/* mov dword [rip + SLOT_PAD], id (C7 /0 id): records the pad without touching GPRs or flags. */
+static void emit_pad(uint32_t id)
+{
+	emit1(0xc7);
+	emit1(0x05);
+	emit32((uint32_t)(SLOT_PAD - (native_page.n + 8)));
+	emit32(id);
+}
+
+#define PAD_LEN 10
+
+/*
+ * Branch cases: the instruction is followed by the fall-through pad; the taken pad T sits either
+ * after it (forward) or before it (backward, jumped over on entry). Both pads record their id
+ * and reach the epilogue, so any outcome ends in the store-back code.
+ *   forward:  insn; F: pad 1; jmp END; T: pad 2; END: epilogue
+ *   backward: jmp INSN; T: pad 2; jmp END; INSN: insn; F: pad 1; END: epilogue
+ * rel_size > 0: the instruction's last rel_size bytes get the displacement to T.
+ */
+uint64_t native_prepare_branch(const uint8_t *insn, size_t len, unsigned rel_size, int backward,
+			       uint64_t *taken)
+{
+	uint8_t *base = native_page.page;
+	uint64_t at;
+	size_t t;
+
+	native_page.n = CODE_START;
+	memset(base + SLOT_PAD, 0, 4);
+	emit_prologue();
+	if (backward) {
+		emit1(0xeb);
+		emit1(PAD_LEN + 2);
+		t = native_page.n;
+		emit_pad(NATIVE_PAD_TAKEN);
+		emit1(0xeb);
+		emit1((uint8_t)(len + PAD_LEN));
+	}
+	at = (uint64_t)(uintptr_t)(base + native_page.n);
+	emit(insn, len);
+	emit_pad(NATIVE_PAD_FALLTHROUGH);
+	if (!backward) {
+		emit1(0xeb);
+		emit1(PAD_LEN);
+		t = native_page.n;
+		emit_pad(NATIVE_PAD_TAKEN);
+	}
+	emit_epilogue();
+	*taken = (uint64_t)(uintptr_t)(base + t);
+	if (rel_size) {
+		int64_t rel = (int64_t)(*taken - (at + len));
+
+		memcpy(base + (at - (uint64_t)(uintptr_t)base) + len - rel_size, &rel, rel_size);
+	}
+	return at;
+}
+
+uint32_t native_pad_reached(void)
+{
+	uint32_t id;
+
+	memcpy(&id, native_page.page + SLOT_PAD, 4);
+	return id;
 }
 
 int native_set_gs_base(uint64_t base)

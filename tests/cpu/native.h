@@ -18,6 +18,17 @@ int native_set_gs_base(uint64_t base);
 uint8_t *native_code_page(void);
 /* Builds the stub around the instruction; returns the instruction's address (its RIP). */
 uint64_t native_prepare(const uint8_t *insn, size_t len);
+#define NATIVE_PAD_FALLTHROUGH 1
+#define NATIVE_PAD_TAKEN 2
+/*
+ * Builds the stub for a branch case with a fall-through and a taken landing pad (native.c);
+ * patches the last rel_size bytes of the instruction with the displacement to the taken pad,
+ * stores the taken pad's address in *taken, returns the instruction's address.
+ */
+uint64_t native_prepare_branch(const uint8_t *insn, size_t len, unsigned rel_size, int backward,
+			       uint64_t *taken);
+/* After native_run of a branch case: NATIVE_PAD_FALLTHROUGH, NATIVE_PAD_TAKEN or 0. */
+uint32_t native_pad_reached(void);
 /* 0, or the signal number (SIGFPE for #DE) that ended the instruction. */
 int native_run(struct native_state *st);
 

@@ -1,0 +1,152 @@
+/*
+ * String instructions MOVS STOS LODS CMPS SCAS with REP/REPE/REPNE in 64-bit mode (Intel SDM
+ * vol. 1 7.3.9 "String operations", vol. 2 "REP/REPE/REPZ/REPNE/REPNZ" and each instruction's
+ * page). The source is seg:RSI (DS by default, FS/GS overrides add their base), the destination
+ * ES:RDI (no override; ES has base 0 in 64-bit mode). 0x67 uses ESI/EDI/ECX.
+ *
+ * A repeated instruction runs at most X86_STRING_CHUNK iterations per x86_step and then leaves
+ * RIP on itself with RCX/RSI/RDI updated, exactly as the SDM describes an interrupted REP string
+ * ("the registers ... are updated so that the instruction can be restarted"): a hostile RCX of
+ * 2^64 costs bounded work per call. A fault after some iterations likewise keeps the finished
+ * ones and ends the step; the re-executed instruction then reports the fault with nothing done.
+ */
+#include "exec_internal.h"
+
+#define X86_STRING_CHUNK 4096u
+
+struct string_op {
+	unsigned size;	/* element size */
+	unsigned asize; /* address size: RSI/RDI/RCX width */
+	int64_t step;	/* +size or -size by DF */
+};
+
+static uint64_t src_linear(const struct x86_exec *x, const struct string_op *s)
+{
+	uint64_t a = x86_reg_get(x, X86_RSI, s->asize);
+
+	if (x->in->seg == X86_SEG_FS || x->in->seg == X86_SEG_GS)
+		a += x->cpu->seg[x->in->seg].base;
+	return a;
+}
+
+static uint64_t dst_linear(const struct x86_exec *x, const struct string_op *s)
+{
+	return x86_reg_get(x, X86_RDI, s->asize);
+}
+
+static void advance(struct x86_exec *x, const struct string_op *s, unsigned reg)
+{
+	x86_reg_set(x, reg, s->asize, x86_reg_get(x, reg, s->asize) + (uint64_t)s->step);
+}
+
+/* One iteration; returns 0 or the fault of its memory access (nothing changed then). */
+static int string_once(struct x86_exec *x, const struct string_op *s)
+{
+	uint64_t a, b, res, fl;
+	int rc;
+
+	switch (x->in->op) {
+	case X86_OP_MOVS:
+		rc = x86_mem_read(x, src_linear(x, s), s->size, &a);
+		if (rc == 0)
+			rc = x86_mem_write(x, dst_linear(x, s), s->size, a);
+		if (rc)
+			return rc;
+		advance(x, s, X86_RSI);
+		advance(x, s, X86_RDI);
+		return 0;
+	case X86_OP_STOS:
+		rc = x86_mem_write(x, dst_linear(x, s), s->size, x->cpu->gpr[X86_RAX]);
+		if (rc)
+			return rc;
+		advance(x, s, X86_RDI);
+		return 0;
+	case X86_OP_LODS:
+		rc = x86_mem_read(x, src_linear(x, s), s->size, &a);
+		if (rc)
+			return rc;
+		x86_reg_set(x, X86_RAX, s->size, a);
+		advance(x, s, X86_RSI);
+		return 0;
+	case X86_OP_CMPS: /* compares [RSI] - [RDI] */
+		rc = x86_mem_read(x, src_linear(x, s), s->size, &a);
+		if (rc == 0)
+			rc = x86_mem_read(x, dst_linear(x, s), s->size, &b);
+		if (rc)
+			return rc;
+		fl = x86_flags_sub(a, b, 0, s->size, &res);
+		x86_flags_update(x->cpu, X86_FLAGS_ARITH, fl);
+		advance(x, s, X86_RSI);
+		advance(x, s, X86_RDI);
+		return 0;
+	default: /* SCAS: compares AL/AX/EAX/RAX - [RDI] */
+		rc = x86_mem_read(x, dst_linear(x, s), s->size, &b);
+		if (rc)
+			return rc;
+		fl = x86_flags_sub(x->cpu->gpr[X86_RAX] & x86_size_mask(s->size), b, 0, s->size,
+				   &res);
+		x86_flags_update(x->cpu, X86_FLAGS_ARITH, fl);
+		advance(x, s, X86_RDI);
+		return 0;
+	}
+}
+
+static bool is_compare(const struct x86_insn *in)
+{
+	return in->op == X86_OP_CMPS || in->op == X86_OP_SCAS;
+}
+
+/*
+ * The REP loop of the SDM "REP" page: stop when the count is 0 (checked first), else do one
+ * iteration, decrement the count, and for CMPS/SCAS stop on ZF=0 (REPE) or ZF=1 (REPNE).
+ * F2 on MOVS/STOS/LODS repeats like F3 (the terminating condition applies to compares only).
+ */
+static int string_rep(struct x86_exec *x, const struct string_op *s)
+{
+	bool repne = x->in->rep == 0xf2;
+	uint64_t count;
+	int rc;
+
+	for (unsigned done = 0;; done++) {
+		count = x86_reg_get(x, X86_RCX, s->asize);
+		if (count == 0)
+			return 0;
+		if (done == X86_STRING_CHUNK) {
+			x->next_rip = x->cpu->rip; /* resume later, like an interrupted REP */
+			return 0;
+		}
+		rc = string_once(x, s);
+		if (rc) {
+			if (done == 0)
+				return rc;
+			x->next_rip = x->cpu->rip; /* keep the finished iterations */
+			return 0;
+		}
+		x86_reg_set(x, X86_RCX, s->asize, count - 1);
+		if (is_compare(x->in) && count - 1 != 0 &&
+		    ((x->cpu->rflags & X86_FLAG_ZF) != 0) == repne)
+			return 0;
+	}
+}
+
+int x86_exec_string(struct x86_exec *x)
+{
+	struct string_op s;
+
+	switch (x->in->op) {
+	case X86_OP_MOVS:
+	case X86_OP_STOS:
+	case X86_OP_LODS:
+	case X86_OP_CMPS:
+	case X86_OP_SCAS:
+		break;
+	default:
+		return X86_EXEC_UNHANDLED;
+	}
+	s.size = x->in->opsize;
+	s.asize = x->in->addrsize;
+	s.step = (x->cpu->rflags & X86_FLAG_DF) ? -(int64_t)s.size : (int64_t)s.size;
+	if (x->in->rep)
+		return string_rep(x, &s);
+	return string_once(x, &s);
+}
