@@ -9,19 +9,19 @@
 
 struct native_state {
 	uint64_t gpr[16];
-	uint64_t rflags; /* offset 128: the stub's layout */
+	uint64_t rflags; /* offset 128: the trampoline's layout */
 };
 
 int native_init(void);
 /* Sets the host thread's GS base (arch_prctl); 0 or -1. The C library does not use GS. */
 int native_set_gs_base(uint64_t base);
 uint8_t *native_code_page(void);
-/* Builds the stub around the instruction; returns the instruction's address (its RIP). */
+/* Builds the trampoline around the instruction; returns the instruction's address (its RIP). */
 uint64_t native_prepare(const uint8_t *insn, size_t len);
 #define NATIVE_PAD_FALLTHROUGH 1
 #define NATIVE_PAD_TAKEN 2
 /*
- * Builds the stub for a branch case with a fall-through and a taken landing pad (native.c);
+ * Builds the trampoline for a branch case with a fall-through and a taken landing pad (native.c);
  * patches the last rel_size bytes of the instruction with the displacement to the taken pad,
  * stores the taken pad's address in *taken, returns the instruction's address.
  */

@@ -11,20 +11,8 @@
 
 #include "hostvisor/boot.h"
 
-#define FUZZ_RAM_SIZE (4u << 20)
+#include "fuzz_ram.h"
 
-/*
- * Guest RAM is allocated once: the loader's result does not depend on what RAM held before,
- * and a 4 MiB allocation per input would cost more than the load itself.
- */
-static uint8_t *fuzz_ram(void)
-{
-	static uint8_t *ram;
-
-	if (!ram)
-		ram = malloc(FUZZ_RAM_SIZE);
-	return ram;
-}
 #define FUZZ_INITRD_SIZE 0x1800u
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

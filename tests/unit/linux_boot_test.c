@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "boot_load.h"
 #include "hostvisor/boot.h"
 #include "hostvisor/le.h"
 
@@ -85,20 +86,8 @@ static int teardown(void **state)
 static int load_len(struct fixture *f, size_t len, const struct boot_images *extra,
 		    struct boot_entry *entry)
 {
-	struct boot_images img = { 0 };
-	uint8_t *copy = malloc(len ? len : 1);
-	int rc;
-
-	assert_non_null(copy);
-	memcpy(copy, f->image, len);
-	if (extra)
-		img = *extra;
-	img.kernel = copy;
-	img.kernel_len = len;
-	f->err[0] = 0;
-	rc = linux_load(&f->gm, &f->map, &img, entry, f->err, sizeof(f->err));
-	free(copy);
-	return rc;
+	return boot_load_copy(linux_load, &f->gm, &f->map, f->image, len, extra, entry, f->err,
+			      sizeof(f->err));
 }
 
 static int load(struct fixture *f, const struct boot_images *extra, struct boot_entry *entry)

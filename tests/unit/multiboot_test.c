@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "boot_load.h"
 #include "hostvisor/boot.h"
 #include "hostvisor/le.h"
 
@@ -144,20 +145,8 @@ static int teardown(void **state)
 static int load_len(struct fixture *f, size_t len, const struct boot_images *extra,
 		    struct boot_entry *entry)
 {
-	struct boot_images img = { 0 };
-	uint8_t *copy = malloc(len ? len : 1);
-	int rc;
-
-	assert_non_null(copy);
-	memcpy(copy, f->image, len);
-	if (extra)
-		img = *extra;
-	img.kernel = copy;
-	img.kernel_len = len;
-	f->err[0] = 0;
-	rc = multiboot_load(&f->gm, &f->map, &img, entry, f->err, sizeof(f->err));
-	free(copy);
-	return rc;
+	return boot_load_copy(multiboot_load, &f->gm, &f->map, f->image, len, extra, entry, f->err,
+			      sizeof(f->err));
 }
 
 static int load(struct fixture *f, const struct boot_images *extra, struct boot_entry *entry)
