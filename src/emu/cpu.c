@@ -6,12 +6,6 @@
 
 #include "exec_internal.h"
 
-void x86_cpu_init(struct x86_cpu *cpu)
-{
-	memset(cpu, 0, sizeof(*cpu));
-	cpu->rflags = X86_FLAG_FIXED1;
-	cpu->mode = X86_MODE_LONG64;
-}
 
 /*
  * Byte registers 4-7 name AH CH DH BH without a REX prefix and SPL BPL SIL DIL with one
@@ -82,11 +76,21 @@ uint64_t x86_ea_offset(const struct x86_exec *x)
 	return ea;
 }
 
+int x86_lin_read(struct x86_exec *x, uint64_t linear, void *buf, size_t len, unsigned acc)
+{
+	return x86_linear_read(x->cpu, x->mem, x->opaque, linear, buf, len, acc);
+}
+
+int x86_lin_write(struct x86_exec *x, uint64_t linear, const void *buf, size_t len, unsigned acc)
+{
+	return x86_linear_write(x->cpu, x->mem, x->opaque, linear, buf, len, acc);
+}
+
 int x86_mem_read(struct x86_exec *x, uint64_t linear, unsigned size, uint64_t *val)
 {
 	uint8_t b[8];
 	uint64_t v = 0;
-	int rc = x->mem->read(x->opaque, linear, b, size);
+	int rc = x86_lin_read(x, linear, b, size, X86_ACC_READ);
 
 	if (rc)
 		return rc;
@@ -102,25 +106,57 @@ int x86_mem_write(struct x86_exec *x, uint64_t linear, unsigned size, uint64_t v
 
 	for (unsigned i = 0; i < size; i++)
 		b[i] = (uint8_t)(val >> (8 * i));
-	return x->mem->write(x->opaque, linear, b, size);
+	return x86_lin_write(x, linear, b, size, X86_ACC_WRITE);
 }
 
 int x86_rm_read(struct x86_exec *x, unsigned size, uint64_t *val)
 {
+	uint64_t linear;
+	int rc;
+
 	if (x->in->mod == 3) {
 		*val = x86_reg_get(x, x->in->rm, size);
 		return 0;
 	}
-	return x86_mem_read(x, x86_ea(x), size, val);
+	linear = x86_ea(x);
+	rc = x86_mem_read(x, linear, size, val);
+	if (rc == 0 && x->locked) {
+		x->lock_addr = linear;
+		x->lock_old = *val;
+	}
+	return rc;
+}
+
+/* A locked read-modify-write stores only if the operand still holds what was read. */
+static int locked_write(struct x86_exec *x, uint64_t linear, unsigned size, uint64_t val)
+{
+	uint8_t expected[8], desired[8];
+	bool swapped;
+	int rc;
+
+	for (unsigned i = 0; i < size; i++) {
+		expected[i] = (uint8_t)(x->lock_old >> (8 * i));
+		desired[i] = (uint8_t)(val >> (8 * i));
+	}
+	rc = x86_linear_cmpxchg(x->cpu, x->mem, x->opaque, linear, expected, desired, size,
+				&swapped);
+	if (rc == 0 && !swapped)
+		x->lock_lost = true;
+	return rc;
 }
 
 int x86_rm_write(struct x86_exec *x, unsigned size, uint64_t val)
 {
+	uint64_t linear;
+
 	if (x->in->mod == 3) {
 		x86_reg_set(x, x->in->rm, size, val);
 		return 0;
 	}
-	return x86_mem_write(x, x86_ea(x), size, val);
+	linear = x86_ea(x);
+	if (x->locked && linear == x->lock_addr)
+		return locked_write(x, linear, size, val);
+	return x86_mem_write(x, linear, size, val);
 }
 
 /* The stack is SS:RSP, 64-bit in 64-bit mode; SS base is 0 there (SDM 6.2, 3.3.7.1). */
@@ -134,65 +170,12 @@ int x86_push(struct x86_exec *x, unsigned size, uint64_t val)
 	return rc;
 }
 
-static int decode_result(int rc)
+int x86_pop(struct x86_exec *x, unsigned size, uint64_t *val)
 {
-	if (rc > 0)
-		return 0;
-	return rc == X86_DECODE_GP ? X86_EXC_GP : X86_EXC_UD;
-}
+	uint64_t rsp = x->cpu->gpr[X86_RSP];
+	int rc = x86_mem_read(x, rsp, size, val);
 
-/*
- * Read and decode the instruction: 15 bytes at once, or byte by byte if that runs into a fault,
- * so that only a fault on a byte the instruction really has is reported. Returns 0 or X86_EXC_*.
- */
-static int fetch_decode(struct x86_cpu *cpu, const struct x86_mem_ops *mem, void *opaque,
-			struct x86_insn *in)
-{
-	uint8_t bytes[X86_MAX_INSN_LEN];
-	size_t avail;
-	int rc;
-
-	if (mem->read(opaque, cpu->rip, bytes, sizeof(bytes)) == 0)
-		return decode_result(x86_decode(bytes, sizeof(bytes), cpu->mode, in));
-	for (avail = 1; avail <= sizeof(bytes); avail++) {
-		rc = mem->read(opaque, cpu->rip + avail - 1, &bytes[avail - 1], 1);
-		if (rc)
-			return rc; /* a fetch fault from the memory callback */
-		rc = x86_decode(bytes, avail, cpu->mode, in);
-		if (rc != X86_DECODE_MORE)
-			return decode_result(rc);
-	}
-	return X86_EXC_GP;
-}
-
-int x86_step(struct x86_cpu *cpu, const struct x86_mem_ops *mem, void *opaque)
-{
-	int (*const units[])(struct x86_exec *) = {
-	    x86_exec_alu, x86_exec_shift, x86_exec_muldiv, x86_exec_bit, x86_exec_move,
-	    x86_exec_flow, x86_exec_string,
-	};
-	struct x86_insn in;
-	struct x86_cpu saved = *cpu;
-	struct x86_exec x = {.cpu = cpu, .mem = mem, .opaque = opaque, .in = &in};
-	int rc;
-
-	if (cpu->mode != X86_MODE_LONG64)
-		return X86_EXC_UD; /* not in this step */
-	rc = fetch_decode(cpu, mem, opaque, &in);
-	if (rc)
-		return rc;
-	if (in.prefixes & X86_PFX_LOCK)
-		return X86_EXC_UD; /* not in this step */
-	x.next_rip = cpu->rip + in.len;
-	rc = X86_EXEC_UNHANDLED;
-	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]) && rc == X86_EXEC_UNHANDLED; i++)
-		rc = units[i](&x);
-	if (rc == X86_EXEC_UNHANDLED)
-		rc = X86_EXC_UD; /* not in this step */
-	if (rc) {
-		*cpu = saved; /* a fault commits nothing */
-		return rc;
-	}
-	cpu->rip = x.next_rip;
-	return 0;
+	if (rc == 0)
+		x->cpu->gpr[X86_RSP] = rsp + size;
+	return rc;
 }

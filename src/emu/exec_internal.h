@@ -5,6 +5,7 @@
 #include <stdbool.h>
 
 #include "hostvisor/x86_cpu.h"
+#include "hostvisor/x86_mmu.h"
 
 /* One instruction being executed. */
 struct x86_exec {
@@ -13,6 +14,17 @@ struct x86_exec {
 	void *opaque;
 	const struct x86_insn *in;
 	uint64_t next_rip; /* RIP of the next instruction: RIP-relative addressing and the commit */
+	/*
+	 * LOCK (and XCHG with memory): x86_rm_read records the operand, and x86_rm_write stores
+	 * with a compare-exchange against it. If another vCPU changed it in between, lock_lost is
+	 * set and x86_step runs the instruction again (SDM 8.1.2.2).
+	 */
+	bool locked;
+	bool lock_lost;
+	uint64_t lock_addr, lock_old;
+	/* An instruction that changed what the next one sees beyond registers: a mode switch,
+	 * a segment load of CS, CR0/CR3/CR4/EFER writes. The engine drops its decode shortcuts. */
+	bool sys_changed;
 };
 
 static inline uint64_t x86_size_mask(unsigned size)
@@ -43,6 +55,25 @@ int x86_mem_write(struct x86_exec *x, uint64_t linear, unsigned size, uint64_t v
 int x86_rm_read(struct x86_exec *x, unsigned size, uint64_t *val);
 int x86_rm_write(struct x86_exec *x, unsigned size, uint64_t val);
 int x86_push(struct x86_exec *x, unsigned size, uint64_t val);
+int x86_pop(struct x86_exec *x, unsigned size, uint64_t *val);
+/* Linear access through the MMU as the current CPL (acc: X86_ACC_* of x86_mmu.h). */
+int x86_lin_read(struct x86_exec *x, uint64_t linear, void *buf, size_t len, unsigned acc);
+int x86_lin_write(struct x86_exec *x, uint64_t linear, const void *buf, size_t len,
+		  unsigned acc);
+
+/* segment.c: segment registers and descriptors (SDM vol. 3A ch. 3 and 5) */
+/* Loads ES/SS/DS/FS/GS from MOV, POP or LxS with the checks of SDM 5.x ("MOV" operation). */
+int x86_load_data_seg(struct x86_exec *x, enum x86_seg seg, uint16_t selector);
+/* Reads the 8-byte descriptor a selector names from the GDT or LDT; #GP(sel) past the limit. */
+int x86_read_descriptor(struct x86_exec *x, uint16_t selector, uint64_t *desc);
+/* Fills a segment cache from a selector and a descriptor (SDM 3.4.5). */
+void x86_seg_from_descriptor(struct x86_segment *s, uint16_t selector, uint64_t desc);
+/* A real-mode / virtual-8086 segment: base selector << 4, limit kept (SDM 20.1.1). */
+void x86_seg_load_real(struct x86_segment *s, uint16_t selector);
+
+/* exception.c: event delivery with an x86_exec (INT n, INT3, INTO, INT1 are software events) */
+int x86_deliver(struct x86_cpu *cpu, const struct x86_mem_ops *mem, void *opaque,
+		enum x86_event_kind kind, int vector_or_exc, bool software, uint64_t return_rip);
 
 /* flags.c: the arithmetic flags of SDM appendix A "EFLAGS Cross-Reference" */
 uint64_t x86_flags_szp(uint64_t res, unsigned size);
@@ -61,5 +92,11 @@ int x86_exec_bit(struct x86_exec *x);
 int x86_exec_move(struct x86_exec *x);
 int x86_exec_flow(struct x86_exec *x);
 int x86_exec_string(struct x86_exec *x);
+int x86_exec_legacy(struct x86_exec *x); /* PUSHA/POPA, BCD, BOUND, LAHF/SAHF */
+int x86_exec_far(struct x86_exec *x);	 /* segment loads, far JMP/CALL/RET, descriptor tables */
+int x86_exec_intr(struct x86_exec *x);	 /* INT n, INT3, INTO, INT1, IRET, SYSCALL, SYSRET */
+int x86_exec_system(struct x86_exec *x); /* CRn, DRn, MSRs, CPUID, RDTSC, HLT, I/O, CLI/STI */
+int x86_exec_sse(struct x86_exec *x);	 /* SSE, SSE2, MMX */
+int x86_exec_x87(struct x86_exec *x);	 /* x87, FXSAVE/FXRSTOR, LDMXCSR/STMXCSR */
 
 #endif

@@ -1,5 +1,5 @@
 #!/bin/sh
-# CPU conformance: the emu engine against the host CPU (tests/cpu/conformance.c).
+# CPU conformance: the emu engine against the host CPU (tests/cpu/*conformance.c).
 # Usage: tests/cpu/run.sh [build-dir] [seed] [random-cases-per-class]
 here=$(dirname "$0")
 build=${1:-${BUILD:-$here/../../build}}
@@ -9,4 +9,9 @@ if [ ! -x "$exe" ]; then
 	exit 1
 fi
 [ $# -gt 0 ] && shift
-exec "$exe" "$@"
+status=0
+for prog in "$exe" "$build"/tests/cpu/compat32_conformance "$build"/tests/cpu/x87_conformance; do
+	[ -x "$prog" ] || continue
+	"$prog" "$@" || status=1
+done
+exit $status

@@ -1,0 +1,8 @@
+/* Scaffold: the far unit is being written. */
+#include "exec_internal.h"
+
+int x86_exec_far(struct x86_exec *x)
+{
+	(void)x;
+	return X86_EXEC_UNHANDLED;
+}

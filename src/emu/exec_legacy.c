@@ -1,0 +1,8 @@
+/* Scaffold: the legacy unit is being written. */
+#include "exec_internal.h"
+
+int x86_exec_legacy(struct x86_exec *x)
+{
+	(void)x;
+	return X86_EXEC_UNHANDLED;
+}

@@ -1,0 +1,8 @@
+/* Scaffold: the sse unit is being written. */
+#include "exec_internal.h"
+
+int x86_exec_sse(struct x86_exec *x)
+{
+	(void)x;
+	return X86_EXEC_UNHANDLED;
+}
