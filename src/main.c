@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "hostvisor/emu.h"
 #include "hostvisor/kvm.h"
 #include "hostvisor/log.h"
 #include "hostvisor/options.h"
@@ -53,10 +54,8 @@ static const struct engine_ops *choose_engine(const char *name)
 {
 	char why[512];
 
-	if (!strcmp(name, "emu")) {
-		log_error("--engine emu: the emu engine is not part of this build yet");
-		return NULL;
-	}
+	if (!strcmp(name, "emu"))
+		return &emu_engine_ops;
 	if (!strcmp(name, "kvm")) {
 		if (kvm_check(why, sizeof(why)) < 0) {
 			log_error("%s", why);
@@ -68,13 +67,9 @@ static const struct engine_ops *choose_engine(const char *name)
 		log_info("%s", why);
 		return &kvm_engine_ops;
 	}
-	if (kvm_check(why + 256, 256) < 0) {
-		log_error("%s", why + 256);
-		return NULL;
-	}
-	/* No other engine exists yet: say why the kvm engine will be slow, then use it. */
-	log_warn("%s; no other engine in this build, using kvm anyway", why);
-	return &kvm_engine_ops;
+	/* DESIGN.md section 2: say in one line why, then take emu. */
+	log_warn("%s: using the emu engine", why);
+	return &emu_engine_ops;
 }
 
 static int probe_command(void)

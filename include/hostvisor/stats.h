@@ -26,7 +26,8 @@ struct bus_counter {
 
 struct vcpu_stats {
 	uint64_t exits[EXIT_REASONS];
-	uint64_t interrupts_injected; /* by the VMM (ExtINT from the PIC) */
+	uint64_t interrupts_injected; /* by the VMM: ExtINT from the PIC (kvm), all (emu) */
+	uint64_t instructions;        /* emu engine: guest instructions executed */
 	struct bus_counter pio[BUS_MAX_IDS];
 	struct bus_counter mmio[BUS_MAX_IDS];
 	struct bus_counter pio_unclaimed, mmio_unclaimed;

@@ -79,7 +79,7 @@ static void print_bus(FILE *out, const char *title, struct vcpu_stats *const *v,
 void stats_print(FILE *out, struct vcpu_stats *const *v, int n, const struct bus *pio,
 		 const struct bus *mmio, uint64_t msi_delivered)
 {
-	uint64_t total[EXIT_REASONS] = { 0 }, all = 0, injected = 0;
+	uint64_t total[EXIT_REASONS] = { 0 }, all = 0, injected = 0, insns = 0;
 
 	fprintf(out, "hostvisor: statistics\n");
 	for (int i = 0; i < n; i++) {
@@ -89,6 +89,7 @@ void stats_print(FILE *out, struct vcpu_stats *const *v, int n, const struct bus
 			sum += v[i]->exits[r];
 		}
 		injected += v[i]->interrupts_injected;
+		insns += v[i]->instructions;
 		fprintf(out, "  vcpu%d exits %" PRIu64 ":", i, sum);
 		for (int r = 0; r < EXIT_REASONS; r++)
 			if (v[i]->exits[r])
@@ -100,7 +101,9 @@ void stats_print(FILE *out, struct vcpu_stats *const *v, int n, const struct bus
 	for (int r = 0; r < EXIT_REASONS; r++)
 		if (total[r])
 			fprintf(out, "    %-24s %" PRIu64 "\n", reason_names[r], total[r]);
-	fprintf(out, "  interrupts: %" PRIu64 " ExtINT injected, %" PRIu64 " IOAPIC messages\n",
+	if (insns)
+		fprintf(out, "  guest instructions executed (emu): %" PRIu64 "\n", insns);
+	fprintf(out, "  interrupts: %" PRIu64 " injected, %" PRIu64 " IOAPIC messages\n",
 		injected, msi_delivered);
 	print_bus(out, "port I/O", v, n, pio, 1);
 	print_bus(out, "MMIO", v, n, mmio, 0);

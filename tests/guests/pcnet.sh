@@ -14,6 +14,9 @@
 # ended, by PID. Needs root, /dev/net/tun and /dev/kvm; SKIPPED otherwise.
 # Logs: $BUILD/test-logs/pcnet-<vmm>.log (serial), .stderr, -peer.log. Exit status 1 on a FAIL.
 set -uo pipefail
+ENGINE=${ENGINE:-kvm} # kvm or emu (then the checks are named guests-emu/...)
+P=guests
+[ "$ENGINE" = emu ] && P=guests-emu
 cd "$(dirname "$0")/../.." || exit 2
 
 BUILD=${BUILD:-build}
@@ -44,13 +47,13 @@ esac
 
 ELF=$BUILD/tests/guests/pcnet.elf
 LOGDIR=$BUILD/test-logs
-LOG=$LOGDIR/pcnet-$VMM.log
-ERRLOG=$LOGDIR/pcnet-$VMM.stderr
-PEERLOG=$LOGDIR/pcnet-$VMM-peer.log
+LOG=$LOGDIR/$P-pcnet-$VMM.log
+ERRLOG=$LOGDIR/$P-pcnet-$VMM.stderr
+PEERLOG=$LOGDIR/$P-pcnet-$VMM-peer.log
 
 skip() {
 	echo "!!! pcnet: $1: the PCnet end-to-end test is SKIPPED !!!" >&2
-	echo "SKIPPED: guests/pcnet ($1)"
+	echo "SKIPPED: $P/pcnet ($1)"
 	exit 0
 }
 
@@ -74,7 +77,7 @@ in_ns() {
 setup_namespace() {
 	ip netns add "$NS" || return 1
 	trap cleanup EXIT
-	trap 'echo "FAIL: guests/pcnet: interrupted"; exit 130' INT TERM
+	trap 'echo "FAIL: $P/pcnet: interrupted"; exit 130' INT TERM
 	in_ns ip tuntap add dev "$TAP" mode tap || return 1
 	# A kernel without IPv6 has no such switch, and nothing to switch off.
 	in_ns sysctl -qw "net.ipv6.conf.$TAP.disable_ipv6=1" 2>/dev/null
@@ -112,7 +115,7 @@ run_vm() {
 			-device "pcnet,netdev=n0,mac=$GUEST_MAC,romfile=" \
 			</dev/null >"$LOG.raw" 2>"$ERRLOG" &
 	else
-		ip netns exec "$NS" timeout "$TIMEOUT" "$BUILD/hostvisor" run --engine kvm \
+		ip netns exec "$NS" timeout "$TIMEOUT" "$BUILD/hostvisor" run --engine "$ENGINE" \
 			--kernel "$ELF" --append "$append" --net "pcnet,tap=$TAP,mac=$GUEST_MAC" \
 			--mem 64M --no-reboot --serial stdio </dev/null >"$LOG.raw" 2>"$ERRLOG" &
 	fi
@@ -156,22 +159,22 @@ report() { # vm-rc peer-rc
 	report_lines "$LOG"
 	report_lines "$PEERLOG"
 	if ! grep -qE '^(PASS|FAIL) pcnet\.peer\.' "$PEERLOG"; then
-		echo "FAIL: guests/pcnet.peer: the peer reported nothing (exit $prc); its log:"
+		echo "FAIL: $P/pcnet.peer: the peer reported nothing (exit $prc); its log:"
 		tail -5 "$PEERLOG" | sed 's/^/    peer: /'
 	fi
 	if grep -q '^DONE pcnet ' "$LOG"; then
-		echo "PASS: guests/pcnet.done"
+		echo "PASS: $P/pcnet.done"
 	else
-		echo "FAIL: guests/pcnet.done: the guest did not finish ($VMM exit $rc); last output:"
+		echo "FAIL: $P/pcnet.done: the guest did not finish ($VMM exit $rc); last output:"
 		tail -5 "$LOG" | sed 's/^/    serial: /'
 		tail -5 "$ERRLOG" | sed 's/^/    stderr: /'
 	fi
 	if [ "$rc" -eq 0 ]; then
-		echo "PASS: guests/pcnet.poweroff"
+		echo "PASS: $P/pcnet.poweroff"
 	elif [ "$rc" -eq 124 ]; then
-		echo "FAIL: guests/pcnet.poweroff: timed out after $TIMEOUT s"
+		echo "FAIL: $P/pcnet.poweroff: timed out after $TIMEOUT s"
 	else
-		echo "FAIL: guests/pcnet.poweroff: $VMM exited $rc"
+		echo "FAIL: $P/pcnet.poweroff: $VMM exited $rc"
 	fi
 }
 
@@ -185,7 +188,7 @@ if [ "$VMM" = qemu ] && ! command -v qemu-system-x86_64 >/dev/null; then
 fi
 for f in "$ELF" $([ "$VMM" = hostvisor ] && echo "$BUILD/hostvisor"); do
 	if [ ! -f "$f" ]; then
-		echo "FAIL: guests/pcnet: $f not built"
+		echo "FAIL: $P/pcnet: $f not built"
 		exit 1
 	fi
 done
@@ -193,11 +196,11 @@ mkdir -p "$LOGDIR"
 : >"$PEERLOG"
 
 if ! setup_namespace; then
-	echo "FAIL: guests/pcnet.setup: cannot create namespace $NS with TAP $TAP"
+	echo "FAIL: $P/pcnet.setup: cannot create namespace $NS with TAP $TAP"
 	exit 1
 fi
 if ! start_peer; then
-	echo "FAIL: guests/pcnet.setup: the peer did not start; its log:"
+	echo "FAIL: $P/pcnet.setup: the peer did not start; its log:"
 	sed 's/^/    peer: /' "$PEERLOG"
 	exit 1
 fi

@@ -13,6 +13,9 @@
 #         line "hostvisor: guest reset; exiting (--no-reboot)" on stderr.
 # Logs go to $BUILD/test-logs/reset-<check>.log (serial) and .stderr. Exit status 1 on a FAIL.
 set -uo pipefail
+ENGINE=${ENGINE:-kvm} # kvm or emu (then the checks are named guests-emu/...)
+P=guests
+[ "$ENGINE" = emu ] && P=guests-emu
 cd "$(dirname "$0")/../.." || exit 2
 
 BUILD=${BUILD:-build}
@@ -39,7 +42,7 @@ kvm_usable() {
 run_hostvisor() { # log errlog hostvisor-options...
 	local log=$1 errlog=$2
 	shift 2
-	timeout "$TIMEOUT" "$BUILD/hostvisor" run --engine kvm --kernel "$ELF" --mem 64M \
+	timeout "$TIMEOUT" "$BUILD/hostvisor" run --engine "$ENGINE" --kernel "$ELF" --mem 64M \
 		--serial stdio "$@" </dev/null 2>"$errlog" | tr -d '\r' >"$log"
 	return "${PIPESTATUS[0]}"
 }
@@ -48,11 +51,11 @@ run_hostvisor() { # log errlog hostvisor-options...
 check_status() { # check rc errlog
 	local check=$1 rc=$2 errlog=$3
 	if [ "$rc" -eq 0 ]; then
-		echo "PASS: guests/reset-$check.exit"
+		echo "PASS: $P/reset-$check.exit"
 	elif [ "$rc" -eq 124 ]; then
-		echo "FAIL: guests/reset-$check.exit: timed out after $TIMEOUT s"
+		echo "FAIL: $P/reset-$check.exit: timed out after $TIMEOUT s"
 	else
-		echo "FAIL: guests/reset-$check.exit: hostvisor exited $rc"
+		echo "FAIL: $P/reset-$check.exit: hostvisor exited $rc"
 		tail -3 "$errlog" | sed 's/^/    stderr: /'
 	fi
 }
@@ -68,7 +71,7 @@ show_tail() { # log errlog
 }
 
 check_cycle() {
-	local log=$LOGDIR/reset-cycle.log errlog=$LOGDIR/reset-cycle.stderr rc stages boots
+	local log=$LOGDIR/$P-reset-cycle.log errlog=$LOGDIR/$P-reset-cycle.stderr rc stages boots
 	local t0=$SECONDS
 	run_hostvisor "$log" "$errlog"
 	rc=$?
@@ -77,61 +80,61 @@ check_cycle() {
 	stages=${stages% }
 	boots=$(grep -c '^hostvisor test guest reset, ' "$log")
 	if [ "$stages" = "0 1 2 3" ] && [ "$boots" -eq 4 ]; then
-		echo "PASS: guests/reset-cycle.stages (kbc, cf9, triple fault: 4 boots, CMOS kept)"
+		echo "PASS: $P/reset-cycle.stages (kbc, cf9, triple fault: 4 boots, CMOS kept)"
 	elif [ "$(grep -c '^RESET stage 0$' "$log")" -gt 1 ]; then
-		echo "FAIL: guests/reset-cycle.stages: stage 0 came back (the CMOS RAM was lost?): $stages"
+		echo "FAIL: $P/reset-cycle.stages: stage 0 came back (the CMOS RAM was lost?): $stages"
 	else
-		echo "FAIL: guests/reset-cycle.stages: stages \"$stages\" in $boots boots, want \"0 1 2 3\" in 4"
+		echo "FAIL: $P/reset-cycle.stages: stages \"$stages\" in $boots boots, want \"0 1 2 3\" in 4"
 		show_tail "$log" "$errlog"
 	fi
 	if grep -qx 'PASS reset' "$log"; then
-		echo "PASS: guests/reset-cycle.ramclear"
+		echo "PASS: $P/reset-cycle.ramclear"
 	else
-		echo "FAIL: guests/reset-cycle.ramclear: no \"PASS reset\" line"
+		echo "FAIL: $P/reset-cycle.ramclear: no \"PASS reset\" line"
 	fi
 	report_guest_failures cycle "$log"
 	check_status cycle "$rc" "$errlog"
 	if grep -qF -- "$NO_REBOOT_LINE" "$errlog"; then
-		echo "FAIL: guests/reset-cycle.reboot: hostvisor said --no-reboot without the option"
+		echo "FAIL: $P/reset-cycle.reboot: hostvisor said --no-reboot without the option"
 	fi
 }
 
 check_method() { # method
-	local m=$1 log=$LOGDIR/reset-$1.log errlog=$LOGDIR/reset-$1.stderr rc got
+	local m=$1 log=$LOGDIR/$P-reset-$1.log errlog=$LOGDIR/$P-reset-$1.stderr rc got
 	local t0=$SECONDS
 	run_hostvisor "$log" "$errlog" --append "method=$m" --no-reboot
 	rc=$?
 	echo "-- $m: exit $rc after $((SECONDS - t0)) s, log $log"
 	if ! grep -qx "RESET method $m" "$log"; then
-		echo "FAIL: guests/reset-$m.guest: the guest did not reach its reset"
+		echo "FAIL: $P/reset-$m.guest: the guest did not reach its reset"
 		show_tail "$log" "$errlog"
 	elif grep -q '^FAIL ' "$log" || grep -q '^hostvisor test guest reset, ' <(sed 1d "$log"); then
-		echo "FAIL: guests/reset-$m.guest: the guest ran on after its reset"
+		echo "FAIL: $P/reset-$m.guest: the guest ran on after its reset"
 		report_guest_failures "$m" "$log"
 	else
-		echo "PASS: guests/reset-$m.guest"
+		echo "PASS: $P/reset-$m.guest"
 	fi
 	check_status "$m" "$rc" "$errlog"
 	got=$(cat "$errlog")
 	if [ "$got" = "$NO_REBOOT_LINE" ]; then
-		echo "PASS: guests/reset-$m.stderr"
+		echo "PASS: $P/reset-$m.stderr"
 	else
-		echo "FAIL: guests/reset-$m.stderr: want exactly \"$NO_REBOOT_LINE\", got:"
+		echo "FAIL: $P/reset-$m.stderr: want exactly \"$NO_REBOOT_LINE\", got:"
 		head -5 "$errlog" | sed 's/^/    stderr: /'
 	fi
 }
 
-if ! kvm_usable; then
+if [ "$ENGINE" = kvm ] && ! kvm_usable; then
 	echo "!!! /dev/kvm is missing or not usable: the kvm-engine reset tests are SKIPPED !!!" >&2
 	for c in "${CHECKS[@]}"; do
-		echo "SKIPPED: guests/reset-$c (no /dev/kvm)"
+		echo "SKIPPED: $P/reset-$c (no /dev/kvm)"
 	done
 	exit 0
 fi
 for f in "$BUILD/hostvisor" "$ELF"; do
 	if [ ! -f "$f" ]; then
 		for c in "${CHECKS[@]}"; do
-			echo "FAIL: guests/reset-$c: $f not built"
+			echo "FAIL: $P/reset-$c: $f not built"
 		done
 		exit 1
 	fi
@@ -144,5 +147,5 @@ mkdir -p "$LOGDIR"
 	for m in "${METHODS[@]}"; do
 		check_method "$m"
 	done
-} | tee "$LOGDIR/reset-summary.txt"
-! grep -q '^FAIL:' "$LOGDIR/reset-summary.txt"
+} | tee "$LOGDIR/$P-reset-summary.txt"
+! grep -q '^FAIL:' "$LOGDIR/$P-reset-summary.txt"

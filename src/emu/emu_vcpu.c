@@ -1,0 +1,563 @@
+/*
+ * emu engine vCPUs: the CPU's window on the machine (x86_mem_ops over guest RAM, the local
+ * APIC page, the MMIO and port buses, MSRs outside the core, the virtual clock), the boot
+ * entry state, and the run loop: interrupts and INIT/SIPI/NMI from the local APIC, HLT, bursts
+ * of instructions, exceptions into the guest, a triple fault into a machine reset.
+ *
+ * Every MMIO and port access the guest makes goes through vcpu_mmio / vcpu_pio, the dispatch
+ * the kvm engine uses, and is counted there as an exit, so both engines' device figures compare.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "emu_internal.h"
+#include "hostvisor/kvmclock.h"
+#include "hostvisor/log.h"
+#include "hostvisor/x86_mmu.h"
+
+#define BURST_INSNS 4096
+#define HALT_WAIT_NS 100000000ull /* re-check requests at least every 100 ms */
+#define MSR_IA32_APIC_BASE 0x1b
+#define PAGE_SIZE 4096ull
+
+/* ---- physical memory ---- */
+
+static bool in_apic_page(struct emu_vcpu *v, uint64_t addr)
+{
+	return v->apic && lapic_mmio_hit(v->apic, addr);
+}
+
+/* MMIO in pieces of at most 8 bytes, naturally sized (SSE moves can be 16 bytes). */
+static void mmio_access(struct emu_vcpu *v, uint64_t addr, uint8_t *buf, size_t len,
+			bool is_write)
+{
+	while (len) {
+		unsigned n = len >= 8 ? 8 : len >= 4 ? 4 : len >= 2 ? 2 : 1;
+		uint64_t val = 0;
+
+		if (is_write)
+			memcpy(&val, buf, n);
+		if (in_apic_page(v, addr)) {
+			if (is_write)
+				lapic_mmio_write(v->apic, addr & (PAGE_SIZE - 1), n, val);
+			else
+				val = lapic_mmio_read(v->apic, addr & (PAGE_SIZE - 1), n);
+		} else {
+			vcpu_mmio(v->vcpu, addr, n, is_write, &val);
+		}
+		if (!is_write)
+			memcpy(buf, &val, n);
+		addr += n;
+		buf += n;
+		len -= n;
+	}
+}
+
+static int mem_read(void *opaque, uint64_t addr, void *buf, size_t len)
+{
+	struct emu_vcpu *v = opaque;
+	void *p = in_apic_page(v, addr) ? NULL : gmem_ptr(&v->vcpu->vm->gmem, addr, len);
+
+	if (p)
+		memcpy(buf, p, len);
+	else
+		mmio_access(v, addr, buf, len, false);
+	return 0;
+}
+
+static int mem_write(void *opaque, uint64_t addr, const void *buf, size_t len)
+{
+	struct emu_vcpu *v = opaque;
+	void *p = in_apic_page(v, addr) ? NULL : gmem_ptr(&v->vcpu->vm->gmem, addr, len);
+
+	if (p)
+		memcpy(p, buf, len);
+	else
+		mmio_access(v, addr, (uint8_t *)buf, len, true);
+	return 0;
+}
+
+static bool cmpxchg_host(void *p, const void *expected, const void *desired, size_t len)
+{
+	switch (len) {
+	case 1: {
+		uint8_t e, d;
+
+		memcpy(&e, expected, 1);
+		memcpy(&d, desired, 1);
+		return __atomic_compare_exchange_n((uint8_t *)p, &e, d, false, __ATOMIC_SEQ_CST,
+						   __ATOMIC_SEQ_CST);
+	}
+	case 2: {
+		uint16_t e, d;
+
+		memcpy(&e, expected, 2);
+		memcpy(&d, desired, 2);
+		return __atomic_compare_exchange_n((uint16_t *)p, &e, d, false, __ATOMIC_SEQ_CST,
+						   __ATOMIC_SEQ_CST);
+	}
+	case 4: {
+		uint32_t e, d;
+
+		memcpy(&e, expected, 4);
+		memcpy(&d, desired, 4);
+		return __atomic_compare_exchange_n((uint32_t *)p, &e, d, false, __ATOMIC_SEQ_CST,
+						   __ATOMIC_SEQ_CST);
+	}
+	case 8: {
+		uint64_t e, d;
+
+		memcpy(&e, expected, 8);
+		memcpy(&d, desired, 8);
+		return __atomic_compare_exchange_n((uint64_t *)p, &e, d, false, __ATOMIC_SEQ_CST,
+						   __ATOMIC_SEQ_CST);
+	}
+	default: { /* 16: CMPXCHG16B on the host, which every x86-64 host with KVM-era CPUs has */
+		uint64_t e[2], d[2];
+		bool ok;
+
+		memcpy(e, expected, 16);
+		memcpy(d, desired, 16);
+		__asm__ volatile("lock cmpxchg16b %1\n\tsete %0"
+				 : "=q"(ok), "+m"(*(volatile unsigned __int128 *)p), "+a"(e[0]),
+				   "+d"(e[1])
+				 : "b"(d[0]), "c"(d[1])
+				 : "memory", "cc");
+		return ok;
+	}
+	}
+}
+
+static int mem_cmpxchg(void *opaque, uint64_t addr, const void *expected, const void *desired,
+		       size_t len, bool *swapped)
+{
+	struct emu_vcpu *v = opaque;
+	uint8_t cur[16];
+	void *p = in_apic_page(v, addr) ? NULL : gmem_ptr(&v->vcpu->vm->gmem, addr, len);
+
+	if (len != 1 && len != 2 && len != 4 && len != 8 && len != 16)
+		return X86_EXC_GP;
+	/* The host's cmpxchg16b needs 16-byte alignment; unaligned 16-byte operands are #GP
+	 * in the guest anyway (SDM CMPXCHG16B). */
+	if (p && (len != 16 || ((uintptr_t)p & 15) == 0)) {
+		*swapped = cmpxchg_host(p, expected, desired, len);
+		return 0;
+	}
+	mem_read(opaque, addr, cur, len);
+	*swapped = memcmp(cur, expected, len) == 0;
+	if (*swapped)
+		mem_write(opaque, addr, desired, len);
+	return 0;
+}
+
+static uint8_t *mem_ram_page(void *opaque, uint64_t page_addr)
+{
+	struct emu_vcpu *v = opaque;
+
+	if (in_apic_page(v, page_addr))
+		return NULL;
+	return gmem_ptr(&v->vcpu->vm->gmem, page_addr, PAGE_SIZE);
+}
+
+/* ---- ports, MSRs, CR8, clock ---- */
+
+static int pio_in(void *opaque, uint16_t port, unsigned size, uint32_t *val)
+{
+	struct emu_vcpu *v = opaque;
+	uint64_t x = 0;
+
+	vcpu_pio(v->vcpu, port, size, false, &x);
+	*val = (uint32_t)x;
+	return 0;
+}
+
+static int pio_out(void *opaque, uint16_t port, unsigned size, uint32_t val)
+{
+	struct emu_vcpu *v = opaque;
+	uint64_t x = val;
+
+	vcpu_pio(v->vcpu, port, size, true, &x);
+	return 0;
+}
+
+static uint64_t clock_ns(void *opaque)
+{
+	struct emu_vcpu *v = opaque;
+
+	return emu_clock_ns(v->ev);
+}
+
+static uint64_t host_realtime_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static int msr_read(void *opaque, uint32_t msr, uint64_t *val)
+{
+	struct emu_vcpu *v = opaque;
+
+	if (msr == MSR_IA32_APIC_BASE) {
+		*val = lapic_get_base(v->apic);
+		return 0;
+	}
+	if (kvmclock_is_msr(msr)) {
+		*val = 0; /* write-only in practice; KVM returns the last value */
+		return 0;
+	}
+	return X86_EXC_GP;
+}
+
+static int msr_write(void *opaque, uint32_t msr, uint64_t val)
+{
+	struct emu_vcpu *v = opaque;
+
+	if (msr == MSR_IA32_APIC_BASE)
+		return lapic_set_base(v->apic, val) < 0 ? X86_EXC_GP : 0;
+	if (kvmclock_is_msr(msr)) {
+		uint64_t ns = emu_clock_ns(v->ev);
+		struct kvmclock_now now = {
+			.system_ns = ns,
+			.tsc = ns * X86_TSC_KHZ / 1000000ull + (uint64_t)v->cpu.msr.tsc_offset,
+			.realtime_ns = host_realtime_ns(),
+			.tsc_khz = X86_TSC_KHZ,
+		};
+
+		if (kvmclock_write_msr(&v->vcpu->vm->gmem, msr, val, &now) < 0)
+			log_debug("emu: vCPU %d: kvmclock structure outside RAM", v->vcpu->id);
+		return 0;
+	}
+	return X86_EXC_GP;
+}
+
+static uint64_t cr8_read(void *opaque)
+{
+	struct emu_vcpu *v = opaque;
+
+	return lapic_get_cr8(v->apic);
+}
+
+static void cr8_write(void *opaque, uint64_t val)
+{
+	struct emu_vcpu *v = opaque;
+
+	lapic_set_cr8(v->apic, val);
+}
+
+static const struct x86_mem_ops emu_mem_ops = {
+	.read = mem_read,
+	.write = mem_write,
+	.cmpxchg = mem_cmpxchg,
+	.ram_page = mem_ram_page,
+	.pio_in = pio_in,
+	.pio_out = pio_out,
+	.rdmsr = msr_read,
+	.wrmsr = msr_write,
+	.cr8_read = cr8_read,
+	.cr8_write = cr8_write,
+	.clock_ns = clock_ns,
+};
+
+/* ---- the local APIC's way out ---- */
+
+static void apic_send_ipi(void *opaque, uint32_t icr_low, uint8_t dest)
+{
+	struct emu_vcpu *v = opaque;
+	enum lapic_delivery mode = (enum lapic_delivery)((icr_low >> 8) & 7);
+	bool level_assert = icr_low & (1u << 14), level_trigger = icr_low & (1u << 15);
+
+	/* INIT level de-assert only synchronises arbitration IDs (SDM 11.6.1). */
+	if (mode == LAPIC_DM_INIT && level_trigger && !level_assert)
+		return;
+	emu_route_message(v->vcpu->vm, v, dest, icr_low & (1u << 11), (icr_low >> 18) & 3, mode,
+			  (uint8_t)icr_low, level_trigger);
+}
+
+static void apic_eoi(void *opaque, uint8_t vector)
+{
+	struct emu_vcpu *v = opaque;
+
+	v->vcpu->stats.exits[EXIT_EOI]++;
+	vm_ioapic_eoi(v->vcpu->vm, vector);
+}
+
+static void apic_kick(void *opaque)
+{
+	struct emu_vcpu *v = opaque;
+
+	emu_vcpu_kick(v->vcpu);
+}
+
+static const struct lapic_ops emu_lapic_ops = {
+	.send_ipi = apic_send_ipi,
+	.eoi = apic_eoi,
+	.kick = apic_kick,
+};
+
+/* ---- set-up ---- */
+
+static void flat_segment(struct x86_segment *s, uint16_t selector, uint32_t type)
+{
+	s->selector = selector;
+	s->base = 0;
+	s->limit = 0xffffffffu;
+	s->attr = type | X86_SEGA_S | X86_SEGA_P | X86_SEGA_DB | X86_SEGA_G;
+}
+
+/* The state both boot protocols define at their 32-bit entry (see kvm_vcpu.c). */
+static void set_boot_state(struct emu_vcpu *v)
+{
+	const struct boot_entry *e = &v->vcpu->vm->entry;
+	struct x86_cpu *cpu = &v->cpu;
+
+	flat_segment(&cpu->seg[X86_SEG_CS], VM_BOOT_CS, 0xb);
+	for (int s = 0; s < X86_SEG_NONE; s++)
+		if (s != X86_SEG_CS)
+			flat_segment(&cpu->seg[s], VM_BOOT_DS, 0x3);
+	cpu->gdtr.base = VM_BOOT_GDT;
+	cpu->gdtr.limit = 4 * 8 - 1;
+	cpu->idtr.base = 0;
+	cpu->idtr.limit = 0;
+	cpu->cr0 = X86_CR0_PE | X86_CR0_ET;
+	cpu->rip = e->eip;
+	cpu->gpr[X86_RAX] = e->eax;
+	cpu->gpr[X86_RBX] = e->ebx;
+	cpu->gpr[X86_RSI] = e->esi;
+	cpu->gpr[X86_RDX] = 0;
+	cpu->rflags = X86_FLAG_FIXED1;
+	cpu->cpl = 0;
+	x86_update_mode(cpu);
+	x86_tlb_flush(cpu, true);
+}
+
+int emu_vcpu_init(struct vcpu *vcpu)
+{
+	struct emu_vcpu *v = aligned_alloc(64, (sizeof(*v) + 63) & ~(size_t)63);
+
+	if (!v)
+		return -ENOMEM;
+	memset(v, 0, sizeof(*v));
+	v->vcpu = vcpu;
+	v->ev = emu_vm_of(vcpu->vm);
+	pthread_mutex_init(&v->wait_lock, NULL);
+	pthread_cond_init(&v->wait_cond, NULL);
+	vcpu->engine = v;
+	v->icache = icache_create();
+	v->apic = lapic_create(&emu_lapic_ops, v, vcpu->vm->loop, (uint8_t)vcpu->id,
+			       vcpu->id == 0);
+	if (!v->icache || !v->apic) {
+		log_error("emu: vCPU %d: out of memory", vcpu->id);
+		return -ENOMEM;
+	}
+	v->cpu.apic_id = (uint32_t)vcpu->id;
+	x86_cpu_reset(&v->cpu);
+	if (vcpu->id == 0)
+		set_boot_state(v);
+	else
+		v->wait_for_sipi = true;
+	return 0;
+}
+
+void emu_vcpu_destroy(struct vcpu *vcpu)
+{
+	struct emu_vcpu *v = vcpu->engine;
+
+	if (!v)
+		return;
+	if (v->apic)
+		lapic_destroy(v->apic);
+	icache_destroy(v->icache);
+	pthread_cond_destroy(&v->wait_cond);
+	pthread_mutex_destroy(&v->wait_lock);
+	free(v);
+	vcpu->engine = NULL;
+}
+
+void emu_vcpu_kick(struct vcpu *vcpu)
+{
+	struct emu_vcpu *v = vcpu->engine;
+
+	if (!v)
+		return;
+	atomic_store(&v->kicked, true);
+	pthread_mutex_lock(&v->wait_lock);
+	pthread_cond_signal(&v->wait_cond);
+	pthread_mutex_unlock(&v->wait_lock);
+}
+
+/* ---- the run loop ---- */
+
+/* Sleeps until kicked (or HALT_WAIT_NS passed). */
+static void wait_for_kick(struct emu_vcpu *v)
+{
+	struct timespec ts;
+	uint64_t ns;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	ns = (uint64_t)ts.tv_nsec + HALT_WAIT_NS;
+	ts.tv_sec += (time_t)(ns / 1000000000ull);
+	ts.tv_nsec = (long)(ns % 1000000000ull);
+	pthread_mutex_lock(&v->wait_lock);
+	while (!atomic_load(&v->kicked) && !vm_should_stop(v->vcpu->vm))
+		if (pthread_cond_timedwait(&v->wait_cond, &v->wait_lock, &ts) == ETIMEDOUT)
+			break;
+	pthread_mutex_unlock(&v->wait_lock);
+}
+
+/* INIT, STARTUP and NMI from the local APIC (SDM 9.4.3, 11.6.1). */
+static void take_apic_events(struct emu_vcpu *v)
+{
+	uint8_t sipi_vector = 0;
+	unsigned ev = lapic_take_events(v->apic, &sipi_vector);
+	struct x86_cpu *cpu = &v->cpu;
+
+	if (ev & LAPIC_EVENT_INIT) {
+		x86_cpu_reset(cpu);
+		lapic_init_signal(v->apic);
+		v->wait_for_sipi = v->vcpu->id != 0;
+		if (v->vcpu->id == 0)
+			v->wait_for_sipi = true; /* an INIT to the BSP parks it too */
+	}
+	if ((ev & LAPIC_EVENT_SIPI) && v->wait_for_sipi) {
+		x86_cpu_reset(cpu);
+		cpu->seg[X86_SEG_CS].selector = (uint16_t)(sipi_vector << 8);
+		cpu->seg[X86_SEG_CS].base = (uint64_t)sipi_vector << 12;
+		cpu->rip = 0;
+		v->wait_for_sipi = false;
+	}
+	if ((ev & LAPIC_EVENT_NMI) && !v->wait_for_sipi && !cpu->nmi_blocked) {
+		if (x86_deliver_event(cpu, &emu_mem_ops, v, X86_EVENT_NMI, 2) == X86_TRIPLE_FAULT)
+			vm_request(v->vcpu->vm, VM_REQ_RESET);
+	}
+}
+
+/* An external interrupt if the CPU can take one now (SDM 6.8.1): the APIC's, or the PIC's
+ * through LINT0. Returns true if one was delivered. */
+static bool inject_interrupt(struct emu_vcpu *v)
+{
+	struct x86_cpu *cpu = &v->cpu;
+	int vector;
+
+	if (!(cpu->rflags & X86_FLAG_IF) || cpu->intr_shadow)
+		return false;
+	vector = lapic_pending_vector(v->apic);
+	if (vector >= 0) {
+		vector = lapic_ack(v->apic, (uint8_t)vector);
+	} else if (lapic_extint_pending(v->apic) && vm_pic_pending(v->vcpu->vm)) {
+		vector = vm_pic_ack(v->vcpu->vm);
+	} else {
+		return false;
+	}
+	v->vcpu->stats.interrupts_injected++;
+	if (x86_deliver_event(cpu, &emu_mem_ops, v, X86_EVENT_EXTERNAL, vector) ==
+	    X86_TRIPLE_FAULT) {
+		log_info("vCPU %d: triple fault", v->vcpu->id);
+		vm_request(v->vcpu->vm, VM_REQ_RESET);
+	}
+	return true;
+}
+
+static bool interrupt_waiting(struct emu_vcpu *v)
+{
+	return lapic_pending_vector(v->apic) >= 0 ||
+	       (lapic_extint_pending(v->apic) && vm_pic_pending(v->vcpu->vm));
+}
+
+/* An instruction the CPU does not implement: said once per address, with its bytes. */
+static void log_undefined(struct emu_vcpu *v)
+{
+	struct x86_cpu *cpu = &v->cpu;
+	uint8_t b[X86_MAX_INSN_LEN] = { 0 };
+	char hex[3 * X86_MAX_INSN_LEN + 1] = "";
+	size_t n = 0;
+
+	for (unsigned i = 0; i < v->n_ud_logged; i++)
+		if (v->ud_logged[i] == cpu->rip)
+			return;
+	if (v->n_ud_logged == EMU_UD_LOG_MAX)
+		return;
+	v->ud_logged[v->n_ud_logged++] = cpu->rip;
+	for (unsigned i = 0; i < sizeof(b); i++) {
+		uint64_t at = cpu->rip + i;
+
+		if (cpu->mode != X86_MODE_LONG64)
+			at = (cpu->seg[X86_SEG_CS].base + (at & 0xffffffffull)) & 0xffffffffull;
+		if (x86_linear_read(cpu, &emu_mem_ops, v, at, &b[i], 1, X86_ACC_FETCH))
+			break;
+		n += (size_t)snprintf(hex + n, sizeof(hex) - n, " %02x", b[i]);
+	}
+	/* UD2 (0f 0b) is the guest's own choice (Linux BUG()): not worth a line. */
+	if (b[0] == 0x0f && b[1] == 0x0b)
+		return;
+	log_warn("emu: vCPU %d: #UD at %04x:%#llx, bytes%s%s", v->vcpu->id,
+		 cpu->seg[X86_SEG_CS].selector, (unsigned long long)cpu->rip, hex,
+		 v->n_ud_logged == EMU_UD_LOG_MAX ? " (further #UD addresses not logged)" : "");
+}
+
+/* A fault or trap from an instruction goes into the guest; a triple fault resets. */
+static bool raise_exception(struct emu_vcpu *v, int exc)
+{
+	if (exc == X86_EXC_UD)
+		log_undefined(v);
+	if (x86_deliver_event(&v->cpu, &emu_mem_ops, v, X86_EVENT_EXCEPTION, exc) !=
+	    X86_TRIPLE_FAULT)
+		return true;
+	v->vcpu->stats.exits[EXIT_SHUTDOWN]++;
+	log_info("vCPU %d: triple fault", v->vcpu->id);
+	vm_request(v->vcpu->vm, VM_REQ_RESET);
+	return false;
+}
+
+/* Up to BURST_INSNS instructions, until a kick, a HLT, or an interrupt window opening. */
+static void run_burst(struct emu_vcpu *v, bool want_window)
+{
+	struct x86_cpu *cpu = &v->cpu;
+	const struct x86_insn *in;
+
+	for (int i = 0; i < BURST_INSNS; i++) {
+		int rc = icache_fetch(v->icache, cpu, &emu_mem_ops, v, &in);
+
+		if (rc == 0)
+			rc = x86_execute(cpu, &emu_mem_ops, v, in);
+		v->vcpu->stats.instructions++;
+		if (rc && !raise_exception(v, rc))
+			return;
+		if (cpu->halted || atomic_load_explicit(&v->kicked, memory_order_relaxed))
+			return;
+		if (want_window && (cpu->rflags & X86_FLAG_IF) && !cpu->intr_shadow)
+			return;
+	}
+}
+
+int emu_vcpu_run(struct vcpu *vcpu)
+{
+	struct emu_vcpu *v = vcpu->engine;
+	struct x86_cpu *cpu = &v->cpu;
+
+	while (!vm_should_stop(vcpu->vm)) {
+		atomic_store(&v->kicked, false);
+		take_apic_events(v);
+		if (v->wait_for_sipi) {
+			wait_for_kick(v);
+			continue;
+		}
+		if (inject_interrupt(v))
+			cpu->halted = false;
+		if (cpu->halted) {
+			if (!v->halt_counted)
+				vcpu->stats.exits[EXIT_HLT]++;
+			v->halt_counted = true;
+			if (!interrupt_waiting(v) || !(cpu->rflags & X86_FLAG_IF))
+				wait_for_kick(v);
+			continue;
+		}
+		v->halt_counted = false;
+		run_burst(v, interrupt_waiting(v));
+	}
+	return 0;
+}
