@@ -236,9 +236,16 @@ int x86_mem_read(struct x86_exec *x, uint64_t linear, unsigned size, uint64_t *v
 	return 0;
 }
 
+static int locked_write(struct x86_exec *x, uint64_t linear, unsigned size, uint64_t val);
+
+/* The store of a LOCKed read-modify-write (the operand recorded in lock_addr) is a
+ * compare-exchange; every other store is plain. */
 int x86_mem_write(struct x86_exec *x, uint64_t linear, unsigned size, uint64_t val)
 {
 	uint8_t b[8];
+
+	if (x->locked && linear == x->lock_addr)
+		return locked_write(x, linear, size, val);
 
 	for (unsigned i = 0; i < size; i++)
 		b[i] = (uint8_t)(val >> (8 * i));
@@ -310,8 +317,6 @@ int x86_rm_write(struct x86_exec *x, unsigned size, uint64_t val)
 	rc = x86_ea_linear(x, size, X86_ACC_WRITE, &linear);
 	if (rc)
 		return rc;
-	if (x->locked && linear == x->lock_addr)
-		return locked_write(x, linear, size, val);
 	return x86_mem_write(x, linear, size, val);
 }
 

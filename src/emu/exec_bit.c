@@ -44,6 +44,10 @@ static int exec_bt(struct x86_exec *x)
 		v = x86_reg_get(x, in->rm, size);
 	else if ((rc = x86_mem_read(x, addr, size, &v)))
 		return rc;
+	if (x->locked && in->mod != 3) { /* LOCK BTS/BTR/BTC: the store is a compare-exchange */
+		x->lock_addr = addr;
+		x->lock_old = v;
+	}
 	switch (in->op) {
 	case X86_OP_BTS:
 		nv = v | (1ull << bit);

@@ -984,6 +984,8 @@ static void gen_misc(struct tcase *c)
 		o = mem32_operand(c, (int)reg, H.scratch32 + off);
 		if (size == 2)
 			lo = (int16_t)lo;
+		if (lo > 0x7fff0000)
+			lo = 0x7fff0000; /* room above for hi and the index, no overflow */
 		hi = lo + (int32_t)rnd_below(100);
 		if (size == 2 && hi > 32767)
 			hi = 32767;
@@ -995,7 +997,7 @@ static void gen_misc(struct tcase *c)
 			c->poke_val[0] = ((uint32_t)lo & 0xffff) | ((uint32_t)hi << 16);
 			c->poke_at[1] = 0;
 		}
-		c->gpr[reg] = (uint32_t)(lo + (int32_t)rnd_below(120) - 10);
+		c->gpr[reg] = (uint32_t)lo + rnd_below(120) - 10; /* wraps like the register */
 		c->want_exc = 0;
 		encode(c, size, false, &op, 1, reg, o, 0, 0);
 		break;
