@@ -8,24 +8,26 @@
  * and, with a memory operand, selects the operand-sized unit at EA + size * (offset DIV width)
  * (SDM "BT", "Operation" and table 3-2 "bit offset"; AMD APM vol. 3 "BT").
  */
-static int bit_operand(struct x86_exec *x, uint64_t *addr, unsigned *bit)
+static int bit_operand(struct x86_exec *x, unsigned acc, uint64_t *addr, unsigned *bit)
 {
 	const struct x86_insn *in = x->in;
 	unsigned size = in->opsize, bits = size * 8;
+	uint64_t offset;
 	int64_t off;
 
 	if (in->opcode == 0xba) {
 		*bit = (unsigned)in->imm & (bits - 1);
-		*addr = in->mod == 3 ? 0 : x86_ea(x);
-		return 0;
+		return in->mod == 3 ? 0 : x86_ea_linear(x, size, acc, addr);
 	}
 	off = x86_sext(x86_reg_get(x, in->reg, size), size);
 	*bit = (unsigned)(off & (bits - 1));
 	if (in->mod == 3)
 		return 0;
-	/* floor(off / bits) * size, with an arithmetic shift (floor for negative offsets) */
-	*addr = x86_ea(x) + (uint64_t)((off >> (__builtin_ctz(bits))) * (int64_t)size);
-	return 0;
+	/* floor(off / bits) * size, with an arithmetic shift (floor for negative offsets), added
+	 * to the offset in the address size */
+	offset = x86_ea_offset(x) + (uint64_t)((off >> (__builtin_ctz(bits))) * (int64_t)size);
+	offset &= x86_size_mask(in->addrsize);
+	return x86_seg_linear(x, x86_ea_seg(x), offset, size, acc, addr);
 }
 
 static int exec_bt(struct x86_exec *x)
@@ -35,11 +37,17 @@ static int exec_bt(struct x86_exec *x)
 	uint64_t addr, v, nv;
 	int rc;
 
-	bit_operand(x, &addr, &bit);
+	rc = bit_operand(x, in->op == X86_OP_BT ? X86_ACC_READ : X86_ACC_WRITE, &addr, &bit);
+	if (rc)
+		return rc;
 	if (in->mod == 3)
 		v = x86_reg_get(x, in->rm, size);
 	else if ((rc = x86_mem_read(x, addr, size, &v)))
 		return rc;
+	if (x->locked && in->mod != 3) { /* LOCK BTS/BTR/BTC: the store is a compare-exchange */
+		x->lock_addr = addr;
+		x->lock_old = v;
+	}
 	switch (in->op) {
 	case X86_OP_BTS:
 		nv = v | (1ull << bit);

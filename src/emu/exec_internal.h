@@ -56,6 +56,39 @@ int x86_rm_read(struct x86_exec *x, unsigned size, uint64_t *val);
 int x86_rm_write(struct x86_exec *x, unsigned size, uint64_t val);
 int x86_push(struct x86_exec *x, unsigned size, uint64_t val);
 int x86_pop(struct x86_exec *x, unsigned size, uint64_t *val);
+/*
+ * Segmentation (SDM vol. 3A 3.4, 5.3, 5.4; vol. 1 3.3.7.1): the ONE place a (segment, offset)
+ * becomes a linear address. Outside 64-bit mode: the type checks (protected mode only: null
+ * segment, write to code or read-only data, read of execute-only code), the limit check of
+ * offset .. offset + size - 1 (expand-down data segments: limit + 1 .. 0xffff / 0xffffffff by
+ * D/B), base + offset truncated to 32 bits. In 64-bit mode: FS/GS base, canonical check.
+ * Faults: #SS(0) for SS references, #GP(0) otherwise (cpu->fault_error_code = 0).
+ * acc: X86_ACC_READ or X86_ACC_WRITE. offset must already be truncated to the address size.
+ */
+int x86_seg_linear(struct x86_exec *x, unsigned seg, uint64_t offset, unsigned size,
+		   unsigned acc, uint64_t *linear);
+/* seg:offset data access through x86_seg_linear (size 1..8). */
+int x86_seg_read(struct x86_exec *x, unsigned seg, uint64_t offset, unsigned size,
+		 uint64_t *val);
+int x86_seg_write(struct x86_exec *x, unsigned seg, uint64_t offset, unsigned size,
+		  uint64_t val);
+/* The segment of the ModRM memory operand: the override, else SS for (E)BP/(E)SP/BP-based
+ * forms, else DS (SDM vol. 1 3.7.5, table 3-5). */
+unsigned x86_ea_seg(const struct x86_exec *x);
+/* The checked linear address of the ModRM memory operand (x86_ea is the unchecked one). */
+int x86_ea_linear(struct x86_exec *x, unsigned size, unsigned acc, uint64_t *linear);
+/* Stack address size: 8 in 64-bit mode, else 4 or 2 by SS.B (SDM 6.2.3). */
+static inline unsigned x86_stack_asize(const struct x86_cpu *cpu)
+{
+	if (cpu->mode == X86_MODE_LONG64)
+		return 8;
+	return (cpu->seg[X86_SEG_SS].attr & X86_SEGA_DB) ? 4 : 2;
+}
+/* rSP += delta in the stack address size (the upper bits of ESP stay with a 16-bit stack). */
+void x86_sp_add(struct x86_exec *x, uint64_t delta);
+/* Checks that a write of len bytes at linear would not fault (paging), without writing: for
+ * multi-part writes that must not be left half done. */
+int x86_lin_probe_write(struct x86_exec *x, uint64_t linear, size_t len);
 /* Linear access through the MMU as the current CPL (acc: X86_ACC_* of x86_mmu.h). */
 int x86_lin_read(struct x86_exec *x, uint64_t linear, void *buf, size_t len, unsigned acc);
 int x86_lin_write(struct x86_exec *x, uint64_t linear, const void *buf, size_t len,

@@ -4,15 +4,11 @@
  */
 #include "exec_internal.h"
 
-/* A0-A3: the offset is the immediate, as wide as the address size (SDM "MOV", moffs). */
-static uint64_t moffs_address(const struct x86_exec *x)
+/* A0-A3: the offset is the immediate, as wide as the address size, DS unless overridden
+ * (SDM "MOV", moffs). */
+static unsigned moffs_seg(const struct x86_insn *in)
 {
-	const struct x86_insn *in = x->in;
-	uint64_t a = in->imm;
-
-	if (in->seg == X86_SEG_FS || in->seg == X86_SEG_GS)
-		a += x->cpu->seg[in->seg].base;
-	return a;
+	return in->seg != X86_SEG_NONE ? in->seg : X86_SEG_DS;
 }
 
 static int exec_mov(struct x86_exec *x)
@@ -34,13 +30,13 @@ static int exec_mov(struct x86_exec *x)
 		return 0;
 	case 0xa0:
 	case 0xa1:
-		if ((rc = x86_mem_read(x, moffs_address(x), size, &v)))
+		if ((rc = x86_seg_read(x, moffs_seg(in), in->imm, size, &v)))
 			return rc;
 		x86_reg_set(x, X86_RAX, size, v);
 		return 0;
 	case 0xa2:
 	case 0xa3:
-		return x86_mem_write(x, moffs_address(x), size, x86_reg_get(x, X86_RAX, size));
+		return x86_seg_write(x, moffs_seg(in), in->imm, size, x86_reg_get(x, X86_RAX, size));
 	case 0xc6:
 	case 0xc7:
 		return x86_rm_write(x, size, (uint64_t)x86_insn_simm(in));
@@ -196,7 +192,7 @@ static int exec_push(struct x86_exec *x)
 	return x86_push(x, size, v);
 }
 
-/* SDM "POP": RSP is incremented before a memory destination's address is computed. */
+/* SDM "POP": rSP is incremented (stack address size) before a memory destination's address is computed. */
 static int exec_pop(struct x86_exec *x)
 {
 	const struct x86_insn *in = x->in;
@@ -204,9 +200,8 @@ static int exec_pop(struct x86_exec *x)
 	uint64_t v;
 	int rc;
 
-	if ((rc = x86_mem_read(x, x->cpu->gpr[X86_RSP], size, &v)))
+	if ((rc = x86_pop(x, size, &v)))
 		return rc;
-	x->cpu->gpr[X86_RSP] += size;
 	if (in->has_modrm)
 		return x86_rm_write(x, size, v);
 	x86_reg_set(x, in->opreg, size, v);

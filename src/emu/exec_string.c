@@ -1,8 +1,9 @@
 /*
- * String instructions MOVS STOS LODS CMPS SCAS with REP/REPE/REPNE in 64-bit mode (Intel SDM
+ * String instructions MOVS STOS LODS CMPS SCAS with REP/REPE/REPNE in every mode (Intel SDM
  * vol. 1 7.3.9 "String operations", vol. 2 "REP/REPE/REPZ/REPNE/REPNZ" and each instruction's
- * page). The source is seg:RSI (DS by default, FS/GS overrides add their base), the destination
- * ES:RDI (no override; ES has base 0 in 64-bit mode). 0x67 uses ESI/EDI/ECX.
+ * page). The source is seg:rSI (DS by default, any override), the destination ES:rDI (no
+ * override), both through x86_seg_linear's checks. The address size (16/32/64, 0x67 toggles)
+ * picks SI/DI/CX, ESI/EDI/ECX or RSI/RDI/RCX.
  *
  * A repeated instruction runs at most X86_STRING_CHUNK iterations per x86_step and then leaves
  * RIP on itself with RCX/RSI/RDI updated, exactly as the SDM describes an interrupted REP string
@@ -20,18 +21,22 @@ struct string_op {
 	int64_t step;	/* +size or -size by DF */
 };
 
-static uint64_t src_linear(const struct x86_exec *x, const struct string_op *s)
+/* The source is seg:rSI with DS by default; the destination ES:rDI, never overridden. */
+static int src_read(struct x86_exec *x, const struct string_op *s, uint64_t *v)
 {
-	uint64_t a = x86_reg_get(x, X86_RSI, s->asize);
+	unsigned seg = x->in->seg != X86_SEG_NONE ? x->in->seg : X86_SEG_DS;
 
-	if (x->in->seg == X86_SEG_FS || x->in->seg == X86_SEG_GS)
-		a += x->cpu->seg[x->in->seg].base;
-	return a;
+	return x86_seg_read(x, seg, x86_reg_get(x, X86_RSI, s->asize), s->size, v);
 }
 
-static uint64_t dst_linear(const struct x86_exec *x, const struct string_op *s)
+static int dst_read(struct x86_exec *x, const struct string_op *s, uint64_t *v)
 {
-	return x86_reg_get(x, X86_RDI, s->asize);
+	return x86_seg_read(x, X86_SEG_ES, x86_reg_get(x, X86_RDI, s->asize), s->size, v);
+}
+
+static int dst_write(struct x86_exec *x, const struct string_op *s, uint64_t v)
+{
+	return x86_seg_write(x, X86_SEG_ES, x86_reg_get(x, X86_RDI, s->asize), s->size, v);
 }
 
 static void advance(struct x86_exec *x, const struct string_op *s, unsigned reg)
@@ -47,31 +52,31 @@ static int string_once(struct x86_exec *x, const struct string_op *s)
 
 	switch (x->in->op) {
 	case X86_OP_MOVS:
-		rc = x86_mem_read(x, src_linear(x, s), s->size, &a);
+		rc = src_read(x, s, &a);
 		if (rc == 0)
-			rc = x86_mem_write(x, dst_linear(x, s), s->size, a);
+			rc = dst_write(x, s, a);
 		if (rc)
 			return rc;
 		advance(x, s, X86_RSI);
 		advance(x, s, X86_RDI);
 		return 0;
 	case X86_OP_STOS:
-		rc = x86_mem_write(x, dst_linear(x, s), s->size, x->cpu->gpr[X86_RAX]);
+		rc = dst_write(x, s, x->cpu->gpr[X86_RAX]);
 		if (rc)
 			return rc;
 		advance(x, s, X86_RDI);
 		return 0;
 	case X86_OP_LODS:
-		rc = x86_mem_read(x, src_linear(x, s), s->size, &a);
+		rc = src_read(x, s, &a);
 		if (rc)
 			return rc;
 		x86_reg_set(x, X86_RAX, s->size, a);
 		advance(x, s, X86_RSI);
 		return 0;
 	case X86_OP_CMPS: /* compares [RSI] - [RDI] */
-		rc = x86_mem_read(x, src_linear(x, s), s->size, &a);
+		rc = src_read(x, s, &a);
 		if (rc == 0)
-			rc = x86_mem_read(x, dst_linear(x, s), s->size, &b);
+			rc = dst_read(x, s, &b);
 		if (rc)
 			return rc;
 		fl = x86_flags_sub(a, b, 0, s->size, &res);
@@ -80,7 +85,7 @@ static int string_once(struct x86_exec *x, const struct string_op *s)
 		advance(x, s, X86_RDI);
 		return 0;
 	default: /* SCAS: compares AL/AX/EAX/RAX - [RDI] */
-		rc = x86_mem_read(x, dst_linear(x, s), s->size, &b);
+		rc = dst_read(x, s, &b);
 		if (rc)
 			return rc;
 		fl = x86_flags_sub(x->cpu->gpr[X86_RAX] & x86_size_mask(s->size), b, 0, s->size,
