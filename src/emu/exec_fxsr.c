@@ -137,6 +137,7 @@ static void env_load(const struct x86_cpu *cpu, const struct x86_insn *in, const
 		f->fdp = dp;
 		f->fcs = f->fds = 0; /* stored back as 0 * 16 + linear */
 	} else if (small) {
+		f->fop = 0; /* the 16-bit protected-mode layout has no FOP */
 		f->fip = get16(p + 6);
 		f->fcs = get16(p + 8);
 		f->fdp = get16(p + 10);
