@@ -36,6 +36,16 @@ static const uint8_t x87_mem_store[8] = {0, 0x0c, 0, 0x8c, 0, 0x0c, 0, 0xcc};
 #define STORE_SENTINEL_A 0xa5u
 #define STORE_SENTINEL_B 0x5au
 
+/*
+ * An unmasked exception is pending: ES, which every load of FSW or FCW keeps equal to "a flag
+ * is set whose mask is clear" (as the hardware does); both are tested so that a state set from
+ * outside (migration, tests) can never make the host's FPU trap in x87_host_run.
+ */
+static bool x87_pending(const struct x86_fpu *f)
+{
+	return (f->fsw & X87_FSW_ES) || (f->fsw & ~f->fcw & X87_EXC_MASK);
+}
+
 int x87_fpu_check(struct x86_exec *x, bool waiting)
 {
 	struct x86_cpu *cpu = x->cpu;
@@ -46,7 +56,7 @@ int x87_fpu_check(struct x86_exec *x, bool waiting)
 		return X86_EXC_NM;
 	}
 	/* SDM 8.6: a waiting instruction first reports a pending unmasked exception. */
-	if (waiting && (cpu->fpu.fsw & X87_FSW_ES)) {
+	if (waiting && x87_pending(&cpu->fpu)) {
 		cpu->fault_error_code = 0;
 		return X86_EXC_MF;
 	}
@@ -232,7 +242,7 @@ static int exec_fwait(struct x86_exec *x)
 		cpu->fault_error_code = 0;
 		return X86_EXC_NM;
 	}
-	if (cpu->fpu.fsw & X87_FSW_ES) {
+	if (x87_pending(&cpu->fpu)) {
 		cpu->fault_error_code = 0;
 		return X86_EXC_MF;
 	}

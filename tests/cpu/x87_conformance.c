@@ -31,7 +31,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <asm/prctl.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "hostvisor/x86_cpu.h"
 
@@ -92,6 +95,7 @@ struct harness {
 	struct klass classes[MAX_CLASSES];
 	unsigned nclasses;
 	unsigned cases, failures;
+	unsigned faulted[32]; /* cases where both sides faulted, by signal */
 };
 
 static struct harness H;
@@ -498,6 +502,7 @@ struct xcase {
 	uint8_t img[512];
 	uint64_t rax, rflags;
 	int fx_off; /* FXSAVE: data offset of the stored image, else -1 */
+	bool gs;    /* GS override: GS base is the data page, RBX the offset DATA_BASE_OFF */
 };
 
 static void report(struct klass *k, const struct xcase *c, const char *why,
@@ -585,7 +590,7 @@ static void run_case(const char *cls, const struct xcase *c)
 	memcpy(ctx.in, c->img, 512);
 	memset(ctx.out, 0, 512);
 	ctx.rax = c->rax;
-	ctx.rbx = (uint64_t)(uintptr_t)H.data + DATA_BASE_OFF;
+	ctx.rbx = (c->gs ? 0 : (uint64_t)(uintptr_t)H.data) + DATA_BASE_OFF;
 	ctx.rflags = (c->rflags & ARITH_FLAGS) | 2;
 
 	x86_cpu_init(&emu);
@@ -594,11 +599,14 @@ static void run_case(const char *cls, const struct xcase *c)
 	emu.gpr[X86_RBX] = ctx.rbx;
 	emu.rflags = ctx.rflags;
 	emu.rip = (uint64_t)(uintptr_t)H.code;
+	emu.seg[X86_SEG_GS].base = (uint64_t)(uintptr_t)H.data;
 	before = emu;
 
 	sig = native(&ctx);
 	exc = x86_step(&emu, &emu_ops, NULL);
 	if (sig || exc) {
+		if (exc_matches(sig, exc))
+			H.faulted[sig & 31]++;
 		if (!exc_matches(sig, exc)) {
 			char why[64];
 
@@ -774,6 +782,33 @@ static uint32_t reserved_mxcsr_bit(void)
 	return 1u << (b == 17 ? 16 : b);
 }
 
+/* A GS override: FDP is the offset, not the linear address (compared when ES = 1). */
+static void run_gs_forms(unsigned per_form)
+{
+	static const uint8_t forms[][4] = {
+	    {0x65, 0xd8, 0x43}, {0x65, 0xdd, 0x53}, {0x65, 0xdf, 0x6b}, {0x65, 0xdb, 0x7b}};
+
+	if (syscall(SYS_arch_prctl, ARCH_SET_GS, (unsigned long)(uintptr_t)H.data))
+		return;
+	for (unsigned f = 0; f < 4; f++) {
+		for (unsigned i = 0; i < per_form; i++) {
+			struct xcase c = {.len = 4, .fx_off = -1, .gs = true};
+			unsigned off = DATA_BASE_OFF + (unsigned)(int8_t)(rnd_below(64) - 32);
+
+			memcpy(c.insn, forms[f], 3);
+			c.insn[3] = (uint8_t)(off - DATA_BASE_OFF);
+			rnd_state(c.img, rnd_below(8) == 0);
+			if (rnd_below(2)) { /* unmask everything: ES = 1 after most operations */
+				c.img[0] &= 0xc0;
+			}
+			fill_data();
+			rnd_operand(H.data + off, forms[f][1] - 0xd8u, (forms[f][2] >> 3) & 7);
+			memcpy(H.emu_data + off, H.data + off, 10);
+			run_case("gs-override", &c);
+		}
+	}
+}
+
 /* FWAIT, FXSAVE/FXRSTOR (both layouts), LDMXCSR/STMXCSR. */
 static void run_sse_state_forms(unsigned per_form)
 {
@@ -941,6 +976,34 @@ static void run_emu_checks(void)
 		  rc == X86_EXC_PF && !memcmp(&saved.fpu, &emu.fpu, sizeof(emu.fpu)));
 }
 
+/* FXRSTOR64 then FXSAVE64 on the emu gives the image back (FCW bit 6 and reserved bits set
+ * as the hardware keeps them; the reserved area is not written). */
+static void run_fx_round_trips(unsigned n)
+{
+	static const uint8_t rstor[] = {0x48, 0x0f, 0xae, 0x0b}, save[] = {0x48, 0x0f, 0xae, 0x03};
+	struct klass *k = klass("FXSAVE-round-trip");
+
+	for (unsigned i = 0; i < n; i++) {
+		struct x86_cpu emu;
+		uint8_t img[512];
+		int rc;
+
+		rnd_state(img, true);
+		data_store(DATA_BASE_OFF, img, 512);
+		rc = emu_one(&emu, rstor, 4);
+		memset(H.emu_data + DATA_BASE_OFF, 0, 512);
+		rc = rc ?: emu_again(&emu, save, 4);
+		memset(img + 416, 0, 96); /* XMM0-15 end at 416 */
+		img[28] = img[29] = 0xff; /* MXCSR_MASK 0xffff */
+		k->cases++;
+		if (rc || memcmp(img, H.emu_data + DATA_BASE_OFF, 512)) {
+			k->failures++;
+			if (k->failures <= MAX_FAIL_REPORTS)
+				printf("  FXSAVE-round-trip: rc %#x or image differs\n", rc);
+		}
+	}
+}
+
 /* Real-mode environment layouts (SDM vol. 1 figures 8-10, 8-12): emu only, flat 1 MiB. */
 static uint8_t *real_mem;
 
@@ -1038,6 +1101,8 @@ int main(int argc, char **argv)
 	run_reg_forms(per_form);
 	run_mem_forms(per_form * 4);
 	run_sse_state_forms(per_form * 20);
+	run_gs_forms(per_form * 20);
+	run_fx_round_trips(per_form * 20);
 	run_emu_checks();
 	run_real_mode_checks();
 	for (unsigned i = 0; i < H.nclasses; i++) {
@@ -1048,6 +1113,8 @@ int main(int argc, char **argv)
 		H.cases += k->cases;
 		H.failures += k->failures;
 	}
+	printf("# faulted on both sides: %u #MF, %u #GP/#PF, %u #UD\n", H.faulted[SIGFPE],
+	       H.faulted[SIGSEGV], H.faulted[SIGILL]);
 	printf("# %u cases, %u failed\n", H.cases, H.failures);
 	munmap(H.code, 4096);
 	free(H.data);
