@@ -27,6 +27,11 @@
 #define X86_ACC_KIND_MASK 3u
 #define X86_ACC_SUPERVISOR 4u
 
+/* The physical-address width the MMU implements (reserved bits 51:40 of PAE / 4-level paging
+ * entries): CPUID 0x80000008 EAX[7:0] must report it. 1 GiB pages are not implemented (no
+ * CPUID PDPE1GB): PS in a PDPTE of 4-level paging is a reserved bit; no PSE-36 either. */
+#define X86_MAXPHYADDR 40
+
 /*
  * Translates one linear address for an access of the given kind. On success stores the physical
  * address and returns 0; with host != NULL also the host address of that byte if it is RAM
