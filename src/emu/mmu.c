@@ -219,9 +219,9 @@ static int pte_update(const struct x86_mem_ops *mem, void *opaque, const struct 
 	int rc;
 
 	if (e->host && e->width == 8) {
-		swapped = __atomic_compare_exchange_n((uint64_t *)(void *)e->host, &expected,
-						      desired, false, __ATOMIC_SEQ_CST,
-						      __ATOMIC_SEQ_CST);
+		swapped =
+		    __atomic_compare_exchange_n((uint64_t *)(void *)e->host, &expected, desired,
+						false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
 	} else if (e->host) {
 		uint32_t exp32 = (uint32_t)expected;
 
@@ -289,8 +289,8 @@ static uint64_t entry_rules(const struct x86_cpu *cpu, enum paging_kind pk, stru
 }
 
 /* SDM 4.6: is the access allowed by the combined R/W, U/S and XD of all levels? */
-static bool access_allowed(const struct x86_cpu *cpu, unsigned kind, bool user, bool rw,
-			   bool us, bool xd)
+static bool access_allowed(const struct x86_cpu *cpu, unsigned kind, bool user, bool rw, bool us,
+			   bool xd)
 {
 	if (user && !us)
 		return false;
@@ -348,7 +348,9 @@ static int walk_once(struct x86_cpu *cpu, const struct x86_mem_ops *mem, void *o
 	}
 	for (n = 0; n < levels && page_flags < 0;) {
 		unsigned shift = shifts[n];
-		uint64_t index_mask = pk == PAGING_32 ? 0x3ff : shift == 30 && levels == 3 ? 3 : 0x1ff;
+		uint64_t index_mask = pk == PAGING_32		   ? 0x3ff
+				      : shift == 30 && levels == 3 ? 3
+								   : 0x1ff;
 		struct pt_entry *e = &ent[n++];
 		uint64_t rsvd;
 
@@ -388,8 +390,8 @@ static int walk_once(struct x86_cpu *cpu, const struct x86_mem_ops *mem, void *o
 	return 0;
 }
 
-static int walk(struct x86_cpu *cpu, const struct x86_mem_ops *mem, void *opaque,
-		uint64_t linear, unsigned kind, bool user, struct walk_result *res)
+static int walk(struct x86_cpu *cpu, const struct x86_mem_ops *mem, void *opaque, uint64_t linear,
+		unsigned kind, bool user, struct walk_result *res)
 {
 	int rc = WALK_LOST;
 
@@ -492,8 +494,8 @@ static size_t page_rest(uint64_t linear)
  * the translations in the TLB. (Only a translation that could not be cached, after
  * WALK_RETRIES lost A/D races, is walked again.)
  */
-static int access(struct x86_cpu *cpu, const struct x86_mem_ops *mem, void *opaque,
-		  uint64_t linear, void *rbuf, const void *wbuf, size_t len, unsigned acc)
+static int access(struct x86_cpu *cpu, const struct x86_mem_ops *mem, void *opaque, uint64_t linear,
+		  void *rbuf, const void *wbuf, size_t len, unsigned acc)
 {
 	struct x86_tlb_entry e;
 	size_t done, n;
@@ -605,8 +607,8 @@ int x86_linear_cmpxchg(struct x86_cpu *cpu, const struct x86_mem_ops *mem, void 
 		if (rc)
 			return rc;
 		if (e.host) {
-			*swapped = host_cmpxchg(e.host + (linear & PAGE_OFFSET), expected,
-						desired, len);
+			*swapped =
+			    host_cmpxchg(e.host + (linear & PAGE_OFFSET), expected, desired, len);
 			return 0;
 		}
 		if (mem->cmpxchg)

@@ -39,8 +39,7 @@ int x86_linear_write_val(struct x86_cpu *cpu, const struct x86_mem_ops *mem, voi
 			 uint64_t linear, unsigned size, unsigned acc, uint64_t val);
 
 /* The TLB slot an access of kind acc at linear looks in. */
-static inline struct x86_tlb_entry *x86_tlb_slot(struct x86_cpu *cpu, uint64_t linear,
-						 unsigned acc)
+static inline struct x86_tlb_entry *x86_tlb_slot(struct x86_cpu *cpu, uint64_t linear, unsigned acc)
 {
 	unsigned user = cpu->cpl == 3 && !(acc & X86_ACC_SUPERVISOR);
 
@@ -63,9 +62,8 @@ static inline uint8_t *x86_tlb_host(struct x86_cpu *cpu, uint64_t linear, unsign
 	return e->host + off;
 }
 
-static inline int x86_fast_read(struct x86_cpu *cpu, const struct x86_mem_ops *mem,
-				void *opaque, uint64_t linear, unsigned size, unsigned acc,
-				uint64_t *val)
+static inline int x86_fast_read(struct x86_cpu *cpu, const struct x86_mem_ops *mem, void *opaque,
+				uint64_t linear, unsigned size, unsigned acc, uint64_t *val)
 {
 	uint8_t *h = x86_tlb_host(cpu, linear, size, acc);
 
@@ -95,9 +93,8 @@ static inline int x86_fast_read(struct x86_cpu *cpu, const struct x86_mem_ops *m
 	return x86_linear_read_val(cpu, mem, opaque, linear, size, acc, val);
 }
 
-static inline int x86_fast_write(struct x86_cpu *cpu, const struct x86_mem_ops *mem,
-				 void *opaque, uint64_t linear, unsigned size, unsigned acc,
-				 uint64_t val)
+static inline int x86_fast_write(struct x86_cpu *cpu, const struct x86_mem_ops *mem, void *opaque,
+				 uint64_t linear, unsigned size, unsigned acc, uint64_t val)
 {
 	uint8_t *h = x86_tlb_host(cpu, linear, size, acc);
 

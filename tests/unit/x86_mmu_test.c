@@ -357,8 +357,7 @@ static void test_4level_translate_and_ad(void **state)
 	uint8_t *host;
 
 	map(e, hi, 0x201000 | P | RW);
-	assert_int_equal(x86_mmu_translate(&e->cpu, &e->ops, &e->f, hi + 8, RD, &phys, &host),
-			 0);
+	assert_int_equal(x86_mmu_translate(&e->cpu, &e->ops, &e->f, hi + 8, RD, &phys, &host), 0);
 	assert_int_equal(phys, 0x201008);
 	assert_ptr_equal(host, e->f.ram + 0x201008);
 }
@@ -867,16 +866,15 @@ static void test_page_crossing(void **state)
 	memset(big, 0x77, sizeof(big));
 	memset(e->f.ram + 0x200000, 0, 4096);
 	memset(e->f.ram + 0x280000, 0, 4096);
-	assert_int_equal(x86_linear_write(&e->cpu, &e->ops, &e->f, lin + 0xc00, big,
-					  sizeof(big), WR),
-			 X86_EXC_PF);
+	assert_int_equal(
+	    x86_linear_write(&e->cpu, &e->ops, &e->f, lin + 0xc00, big, sizeof(big), WR),
+	    X86_EXC_PF);
 	assert_int_equal(e->cpu.fault_addr, lin + 0x2000);
 	assert_memory_equal(e->f.ram + 0x200c00, zero, 16);
 	assert_memory_equal(e->f.ram + 0x280000, zero, 16);
 	map(e, lin + 0x2000, 0x290000 | P | RW);
-	assert_int_equal(x86_linear_write(&e->cpu, &e->ops, &e->f, lin + 0xc00, big,
-					  sizeof(big), WR),
-			 0);
+	assert_int_equal(
+	    x86_linear_write(&e->cpu, &e->ops, &e->f, lin + 0xc00, big, sizeof(big), WR), 0);
 	assert_int_equal(e->f.ram[0x200bff], 0);
 	assert_int_equal(e->f.ram[0x200c00], 0x77);
 	assert_int_equal(e->f.ram[0x280fff], 0x77);
@@ -994,23 +992,19 @@ static void test_cmpxchg(void **state)
 	memset(d16, 0x24, 16);
 	memset(e->f.ram + 0x200ff8, 0x42, 8);
 	memset(e->f.ram + 0x280000, 0x42, 8);
-	assert_int_equal(x86_linear_cmpxchg(&e->cpu, &e->ops, &e->f, lin + 0xff8, e16, d16, 16,
-					    &swapped),
-			 0);
+	assert_int_equal(
+	    x86_linear_cmpxchg(&e->cpu, &e->ops, &e->f, lin + 0xff8, e16, d16, 16, &swapped), 0);
 	assert_true(swapped);
 	assert_int_equal(e->f.ram[0x280007], 0x24);
-	assert_int_equal(x86_linear_cmpxchg(&e->cpu, &e->ops, &e->f, lin + 0xffe, e16, d16, 4,
-					    &swapped),
-			 0);
+	assert_int_equal(
+	    x86_linear_cmpxchg(&e->cpu, &e->ops, &e->f, lin + 0xffe, e16, d16, 4, &swapped), 0);
 	assert_false(swapped);
-	assert_int_equal(x86_linear_cmpxchg(&e->cpu, &e->ops, &e->f, lin + 0x203, d16, e16, 8,
-					    &swapped),
-			 0);
+	assert_int_equal(
+	    x86_linear_cmpxchg(&e->cpu, &e->ops, &e->f, lin + 0x203, d16, e16, 8, &swapped), 0);
 	assert_false(swapped);
 	memset(e->f.ram + 0x200203, 0x24, 8);
-	assert_int_equal(x86_linear_cmpxchg(&e->cpu, &e->ops, &e->f, lin + 0x203, d16, e16, 8,
-					    &swapped),
-			 0);
+	assert_int_equal(
+	    x86_linear_cmpxchg(&e->cpu, &e->ops, &e->f, lin + 0x203, d16, e16, 8, &swapped), 0);
 	assert_true(swapped);
 	assert_int_equal(e->f.ram[0x20020a], 0x42);
 	/* read-only page: a #PF for a write, even if the compare would fail */
@@ -1026,9 +1020,9 @@ static void test_cmpxchg(void **state)
 	x86_tlb_flush(&e->cpu, true);
 	memset(e->f.ram + 0x200ffc, 0x42, 4);
 	memset(e->f.ram + 0x280000, 0x42, 4);
-	assert_int_equal(x86_linear_cmpxchg(&e->cpu, &e->ops, &e->f, lin + 0xffc, e16, d16, 8,
-					    &swapped),
-			 X86_EXC_PF);
+	assert_int_equal(
+	    x86_linear_cmpxchg(&e->cpu, &e->ops, &e->f, lin + 0xffc, e16, d16, 8, &swapped),
+	    X86_EXC_PF);
 	assert_int_equal(e->cpu.fault_addr, lin + 0x1000);
 	assert_int_equal(e->f.ram[0x200ffc], 0x42);
 	/* bad lengths */
@@ -1048,24 +1042,21 @@ static void test_cmpxchg_mmio(void **state)
 	mode_4level(e);
 	map(e, lin, MMIO_PAGE | P | RW);
 	/* without mem->cmpxchg: read-compare-write through the callbacks */
-	assert_int_equal(x86_linear_cmpxchg(&e->cpu, &e->ops, &e->f, lin + 8, &exp, &des, 4,
-					    &swapped),
-			 0);
+	assert_int_equal(
+	    x86_linear_cmpxchg(&e->cpu, &e->ops, &e->f, lin + 8, &exp, &des, 4, &swapped), 0);
 	assert_true(swapped);
 	assert_int_equal(e->f.mmio_writes, 1);
 	assert_int_equal(e->f.mmio[8], 0x78);
-	assert_int_equal(x86_linear_cmpxchg(&e->cpu, &e->ops, &e->f, lin + 8, &exp, &des, 4,
-					    &swapped),
-			 0);
+	assert_int_equal(
+	    x86_linear_cmpxchg(&e->cpu, &e->ops, &e->f, lin + 8, &exp, &des, 4, &swapped), 0);
 	assert_false(swapped);
 	assert_int_equal(e->f.mmio_writes, 1);
 	/* with it: one call at the physical address */
 	e->ops.cmpxchg = fake_cmpxchg;
 	exp = des;
 	des = 0;
-	assert_int_equal(x86_linear_cmpxchg(&e->cpu, &e->ops, &e->f, lin + 8, &exp, &des, 4,
-					    &swapped),
-			 0);
+	assert_int_equal(
+	    x86_linear_cmpxchg(&e->cpu, &e->ops, &e->f, lin + 8, &exp, &des, 4, &swapped), 0);
 	assert_true(swapped);
 	assert_int_equal(e->f.cmpxchg_calls, 1);
 	assert_int_equal(e->f.mmio_last_addr, MMIO_PAGE + 8);
