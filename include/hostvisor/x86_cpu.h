@@ -191,19 +191,30 @@ struct x86_msrs {
 };
 
 /*
- * Software TLB (x86_mmu.h): direct-mapped, one set for data reads, one for writes, one for
- * fetches, so a hit needs one compare. tag is the linear page number | 1 (0 = invalid).
+ * Software TLB (src/emu/mmu.c; the hit path is in src/emu/mmu_fast.h). Direct-mapped, with
+ * one set per access kind (read, write, fetch) and privilege (supervisor, user): an entry is
+ * only put in a set whose accesses its translation allows, so a hit is one tag compare and
+ * the permission check is the choice of set. Large pages are cached as 4 KiB pieces. All zero
+ * is an empty TLB (x86_cpu_init's memset).
  */
-#define X86_TLB_SIZE 256
+#define X86_TLB_BITS 8
+#define X86_TLB_SIZE (1u << X86_TLB_BITS)
+#define X86_TLB_LARGE_WORDS 16 /* 1024-bit filter of the 2 MiB regions holding large pages */
 struct x86_tlb_entry {
-	uint64_t tag;
-	uint64_t phys;	/* physical page address */
-	uint8_t *host;	/* host address of the page if it is RAM, else NULL */
-	uint8_t global; /* from a PTE with G set and CR4.PGE: survives a CR3 load */
+	uint64_t tag;  /* linear page address | 1; 0 = invalid */
+	uint8_t *host; /* host address of the page if it is RAM, else NULL (MMIO) */
+	uint64_t phys; /* physical page address | X86_TLBF_* */
 };
+#define X86_TLBF_GLOBAL 1u /* G with CR4.PGE: survives x86_tlb_flush(cpu, false) */
+#define X86_TLBF_2M 2u	   /* a piece of a 2 MiB page */
+#define X86_TLBF_4M 4u	   /* a piece of a 4 MiB page (32-bit paging, CR4.PSE) */
+#define X86_TLBF_MASK 0xfffu
 struct x86_tlb {
-	/* [0] supervisor, [1] user: a U/S check is just the choice of set */
-	struct x86_tlb_entry read[2][X86_TLB_SIZE], write[2][X86_TLB_SIZE], fetch[2][X86_TLB_SIZE];
+	/* [kind: X86_ACC_READ, X86_ACC_WRITE, X86_ACC_FETCH][0 supervisor, 1 user][page] */
+	struct x86_tlb_entry set[3][2][X86_TLB_SIZE];
+	/* Which 2 MiB linear regions may hold pieces of large pages (a hash filter), so that
+	 * INVLPG of an address outside them needs no search for other pieces. */
+	uint64_t large[X86_TLB_LARGE_WORDS];
 };
 
 struct x86_cpu {

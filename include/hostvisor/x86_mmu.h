@@ -8,7 +8,13 @@
  *
  * With CR0.PG clear, linear addresses are physical (truncated to 32 bits outside long mode).
  * Accesses of any length are split at page boundaries; every page is translated before the
- * first byte is written, so a faulting write changes nothing.
+ * first byte is written, so a faulting write changes nothing (CR2 is then the first byte of
+ * the faulting page).
+ *
+ * The TLB caches host pointers from mem->ram_page and permissions that depend on CR0.WP and
+ * EFER.NXE: whoever changes those, or what ram_page returns for a page (RAM/ROM remapping),
+ * must call x86_tlb_flush(cpu, true) on every vCPU it affects. CPL changes need no flush.
+ * The inline TLB-hit path for 1/2/4/8-byte accesses is src/emu/mmu_fast.h.
  */
 #ifndef HOSTVISOR_X86_MMU_H
 #define HOSTVISOR_X86_MMU_H
@@ -26,6 +32,11 @@
 #define X86_ACC_FETCH 2u
 #define X86_ACC_KIND_MASK 3u
 #define X86_ACC_SUPERVISOR 4u
+
+/* The physical-address width the MMU implements (reserved bits 51:40 of PAE / 4-level paging
+ * entries): CPUID 0x80000008 EAX[7:0] must report it. 1 GiB pages are not implemented (no
+ * CPUID PDPE1GB): PS in a PDPTE of 4-level paging is a reserved bit; no PSE-36 either. */
+#define X86_MAXPHYADDR 40
 
 /*
  * Translates one linear address for an access of the given kind. On success stores the physical
