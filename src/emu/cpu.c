@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "exec_internal.h"
+#include "mmu_fast.h"
 
 
 /*
@@ -222,18 +223,10 @@ int x86_lin_write(struct x86_exec *x, uint64_t linear, const void *buf, size_t l
 	return x86_linear_write(x->cpu, x->mem, x->opaque, linear, buf, len, acc);
 }
 
+/* Operand accesses take the TLB's inline fast path (mmu_fast.h). */
 int x86_mem_read(struct x86_exec *x, uint64_t linear, unsigned size, uint64_t *val)
 {
-	uint8_t b[8];
-	uint64_t v = 0;
-	int rc = x86_lin_read(x, linear, b, size, X86_ACC_READ);
-
-	if (rc)
-		return rc;
-	for (unsigned i = 0; i < size; i++)
-		v |= (uint64_t)b[i] << (8 * i);
-	*val = v;
-	return 0;
+	return x86_fast_read(x->cpu, x->mem, x->opaque, linear, size, X86_ACC_READ, val);
 }
 
 static int locked_write(struct x86_exec *x, uint64_t linear, unsigned size, uint64_t val);
@@ -242,14 +235,9 @@ static int locked_write(struct x86_exec *x, uint64_t linear, unsigned size, uint
  * compare-exchange; every other store is plain. */
 int x86_mem_write(struct x86_exec *x, uint64_t linear, unsigned size, uint64_t val)
 {
-	uint8_t b[8];
-
 	if (x->locked && linear == x->lock_addr)
 		return locked_write(x, linear, size, val);
-
-	for (unsigned i = 0; i < size; i++)
-		b[i] = (uint8_t)(val >> (8 * i));
-	return x86_lin_write(x, linear, b, size, X86_ACC_WRITE);
+	return x86_fast_write(x->cpu, x->mem, x->opaque, linear, size, X86_ACC_WRITE, val);
 }
 
 int x86_lin_probe_write(struct x86_exec *x, uint64_t linear, size_t len)
