@@ -262,7 +262,8 @@ enum fp_kind {
 	FK_FROM_MMX_PD, /* xmm(reg) = fn(mm/m64) */
 };
 
-/* Element kind of a floating-point result, for the unmasked-underflow rule (see fp_flags). */
+/* Element kind of a computed floating-point result, for the unmasked-underflow rule (see
+ * fp_flags); MIN/MAX return an operand and RCP/RSQRT flush tiny results, so they have none. */
 enum fp_result {
 	RK_NONE,
 	RK_PS,
@@ -288,16 +289,17 @@ struct fp_desc {
 
 static const struct fp_desc fp_table[X86_OP_COUNT] = {
     FP_PS(SQRTPS, sqrtps),   FP_PD(SQRTPD, sqrtpd),   FP_SS(SQRTSS, sqrtss),
-    FP_SD(SQRTSD, sqrtsd),   FP_PS(RSQRTPS, rsqrtps), FP_SS(RSQRTSS, rsqrtss),
-    FP_PS(RCPPS, rcpps),     FP_SS(RCPSS, rcpss),     FP_PS(ADDPS, addps),
+    FP_SD(SQRTSD, sqrtsd),   FP_X(RSQRTPS, rsqrtps, 16, 1, RK_NONE),
+    FP_X(RSQRTSS, rsqrtss, 4, 0, RK_NONE), FP_X(RCPPS, rcpps, 16, 1, RK_NONE),
+    FP_X(RCPSS, rcpss, 4, 0, RK_NONE), FP_PS(ADDPS, addps),
     FP_PD(ADDPD, addpd),     FP_SS(ADDSS, addss),     FP_SD(ADDSD, addsd),
     FP_PS(MULPS, mulps),     FP_PD(MULPD, mulpd),     FP_SS(MULSS, mulss),
     FP_SD(MULSD, mulsd),     FP_PS(SUBPS, subps),     FP_PD(SUBPD, subpd),
-    FP_SS(SUBSS, subss),     FP_SD(SUBSD, subsd),     FP_PS(MINPS, minps),
-    FP_PD(MINPD, minpd),     FP_SS(MINSS, minss),     FP_SD(MINSD, minsd),
+    FP_SS(SUBSS, subss),     FP_SD(SUBSD, subsd),     FP_X(MINPS, minps, 16, 1, RK_NONE),
+    FP_X(MINPD, minpd, 16, 1, RK_NONE),     FP_X(MINSS, minss, 4, 0, RK_NONE),     FP_X(MINSD, minsd, 8, 0, RK_NONE),
     FP_PS(DIVPS, divps),     FP_PD(DIVPD, divpd),     FP_SS(DIVSS, divss),
-    FP_SD(DIVSD, divsd),     FP_PS(MAXPS, maxps),     FP_PD(MAXPD, maxpd),
-    FP_SS(MAXSS, maxss),     FP_SD(MAXSD, maxsd),
+    FP_SD(DIVSD, divsd),     FP_X(MAXPS, maxps, 16, 1, RK_NONE),     FP_X(MAXPD, maxpd, 16, 1, RK_NONE),
+    FP_X(MAXSS, maxss, 4, 0, RK_NONE),     FP_X(MAXSD, maxsd, 8, 0, RK_NONE),
     FP_X(CVTPS2PD, cvtps2pd, 8, 0, RK_NONE),
     FP_X(CVTPD2PS, cvtpd2ps, 16, 1, RK_PS),
     FP_X(CVTSS2SD, cvtss2sd, 4, 0, RK_NONE),
@@ -369,6 +371,8 @@ static uint32_t host_mxcsr(uint32_t guest)
  * divide) stop the operation before the post-computation ones are looked for. An unmasked
  * underflow is raised for any tiny result, exact or not (SDM 11.5.2.4), while the masked run
  * only flags tiny and inexact ones: a denormal in the (FTZ-free) result shows the exact case.
+ * Known difference: with an unmasked overflow or underflow the hardware's PE says whether the
+ * result rounded with an unbounded exponent was inexact; here it is the masked run's PE.
  */
 static int fp_flags(struct x86_exec *x, uint32_t csr, const union x86_xmm *res, unsigned rk)
 {

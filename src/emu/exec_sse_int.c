@@ -654,14 +654,17 @@ static int exec_maskmov(struct x86_exec *x)
 	return 0;
 }
 
-/* EMMS (0F 77): every x87 tag empty (SDM EMMS). */
+/* EMMS (0F 77): every x87 tag empty (SDM EMMS); like every MMX instruction it also sets TOP
+ * to 0, as the host CPU shows. */
 static int exec_emms(struct x86_exec *x)
 {
 	int rc = check(x, false, true);
 
-	if (rc == 0)
-		x->cpu->fpu.ftw = 0;
-	return rc;
+	if (rc)
+		return rc;
+	x86_mmx_enter(x->cpu);
+	x->cpu->fpu.ftw = 0;
+	return 0;
 }
 
 int x86_exec_sse_int(struct x86_exec *x)
