@@ -160,7 +160,7 @@ typedef void (*host_fn)(union x86_xmm *d, const union x86_xmm *s, uint32_t *csr)
 				 "setc %[cf]\n\t"                                                  \
 				 "stmxcsr %[c]\n\t"                                                \
 				 "ldmxcsr %[sv]"                                                   \
-				 : [z] "=q"(z), [p] "=q"(p), [cf] "=q"(c), [c] "+m"(*csr),         \
+				 : [z] "=&q"(z), [p] "=&q"(p), [cf] "=&q"(c), [c] "+m"(*csr),         \
 				   [sv] "+m"(saved)                                                \
 				 : [d] "m"(*d), [s] "m"(*s)                                        \
 				 : "xmm0", "xmm1", "cc");                                          \
