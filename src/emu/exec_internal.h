@@ -132,4 +132,13 @@ int x86_exec_system(struct x86_exec *x); /* CRn, DRn, MSRs, CPUID, RDTSC, HLT, I
 int x86_exec_sse(struct x86_exec *x);	 /* SSE, SSE2, MMX */
 int x86_exec_x87(struct x86_exec *x);	 /* x87, FXSAVE/FXRSTOR, LDMXCSR/STMXCSR */
 
+/* exec_sse.c / exec_sse_int.c: shared by the SSE/MMX units (x86_exec_sse calls the integer half) */
+#define X86_SSE_USE_XMM 1u /* the instruction names an XMM register: needs CR4.OSFXSR */
+#define X86_SSE_USE_MMX 2u /* the instruction names an MMX register: x87-to-MMX transition */
+int x86_exec_sse_int(struct x86_exec *x);
+int x86_sse_check(struct x86_exec *x, unsigned use);
+int x86_sse_load(struct x86_exec *x, union x86_xmm *v, unsigned size, bool align16);
+int x86_sse_store(struct x86_exec *x, const void *buf, unsigned size, bool align16);
+void x86_mmx_enter(struct x86_cpu *cpu);
+
 #endif

@@ -3,6 +3,9 @@
  * struct, executes the bytes, stores them back and returns. A #DE (SIGFPE) or a stray fault
  * (SIGSEGV/SIGBUS) comes back through siglongjmp.
  */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* REG_TRAPNO */
+#endif
 #include <setjmp.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -10,6 +13,7 @@
 #include <asm/prctl.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <sys/ucontext.h>
 #include <unistd.h>
 
 #include "native.h"
@@ -28,6 +32,9 @@ struct native {
 static struct native native_page;
 static sigjmp_buf native_jmp;
 static volatile sig_atomic_t native_signal;
+static volatile int native_trapno;
+static _Alignas(16) uint8_t native_host_fx[512]; /* the host's x87/SSE state during a case */
+static uint8_t native_fault_image[512];
 
 static void emit(const void *b, size_t len)
 {
@@ -63,6 +70,27 @@ static void emit_rdi_disp(uint8_t opcode, unsigned reg, uint32_t disp)
 	emit32(disp);
 }
 
+static void emit_fx_host(uint8_t modrm_reg)
+{
+	uint64_t host = (uint64_t)(uintptr_t)native_host_fx;
+
+	emit1(0x48); /* movabs rax, native_host_fx */
+	emit1(0xb8);
+	emit(&host, 8);
+	emit1(0x0f); /* fxsave/fxrstor [rax] */
+	emit1(0xae);
+	emit1((uint8_t)(modrm_reg << 3));
+}
+
+/* fxsave (/0) or fxrstor (/1) [rdi + NATIVE_FX_OFFSET] */
+static void emit_fx_state(uint8_t modrm_reg)
+{
+	emit1(0x0f);
+	emit1(0xae);
+	emit1((uint8_t)(0x80 | (modrm_reg << 3) | 7));
+	emit32(NATIVE_FX_OFFSET);
+}
+
 static void emit_prologue(void)
 {
 	static const uint8_t save[] = {0x53, 0x55, 0x41, 0x54, 0x41, 0x55, 0x41, 0x56, 0x41, 0x57};
@@ -72,6 +100,8 @@ static void emit_prologue(void)
 	emit(save, sizeof(save));
 	emit_rip_slot(0x89, 4, SLOT_HOST_RSP);
 	emit_rip_slot(0x89, 7, SLOT_STATE);
+	emit_fx_host(0);
+	emit_fx_state(1);
 	emit(push_flags, sizeof(push_flags));
 	for (unsigned r = 0; r < 16; r++)
 		if (r != 7)
@@ -86,6 +116,7 @@ static void emit_epilogue(void)
 
 	emit_rip_slot(0x89, 7, SLOT_TMP_RDI);
 	emit_rip_slot(0x8b, 7, SLOT_STATE);
+	emit_fx_state(0);
 	for (unsigned r = 0; r < 16; r++)
 		if (r != 7)
 			emit_rdi_disp(0x89, r, 8 * r);
@@ -95,14 +126,33 @@ static void emit_epilogue(void)
 	emit_rdi_disp(0x89, 0, 128);
 	emit_rip_slot(0x8b, 0, SLOT_TMP_RDI);
 	emit_rdi_disp(0x89, 0, 8 * 7);
+	emit_fx_host(1);
 	emit1(0xfc); /* cld: the C ABI wants DF clear */
 	emit(restore, sizeof(restore));
 }
 
-static void on_signal(int sig)
+/* The kernel gives the handler a fresh x87/SSE state, which is what the host had before the
+ * case; the state at the fault is in the signal frame. */
+static void on_signal(int sig, siginfo_t *si, void *ctx)
 {
+	ucontext_t *uc = ctx;
+
+	(void)si;
 	native_signal = sig;
+	native_trapno = (int)uc->uc_mcontext.gregs[REG_TRAPNO];
+	if (uc->uc_mcontext.fpregs)
+		memcpy(native_fault_image, uc->uc_mcontext.fpregs, sizeof(native_fault_image));
 	siglongjmp(native_jmp, 1);
+}
+
+int native_fault_trapno(void)
+{
+	return native_trapno;
+}
+
+const uint8_t *native_fault_fx(void)
+{
+	return native_fault_image;
 }
 
 int native_init(void)
@@ -118,8 +168,8 @@ int native_init(void)
 	if (sigaltstack(&ss, NULL))
 		return -1;
 	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sa.sa_flags = SA_ONSTACK | SA_NODEFER;
+	sa.sa_sigaction = on_signal;
+	sa.sa_flags = SA_ONSTACK | SA_NODEFER | SA_SIGINFO;
 	sigaction(SIGFPE, &sa, NULL);
 	sigaction(SIGSEGV, &sa, NULL);
 	sigaction(SIGBUS, &sa, NULL);
