@@ -24,6 +24,9 @@
 #define LAPIC_MMIO_SIZE 0x1000
 #define LAPIC_BASE_BSP (1ull << 8)	 /* IA32_APIC_BASE bits (SDM 11.4.4) */
 #define LAPIC_BASE_ENABLE (1ull << 11)
+/* MAXPHYADDR for the base address field of IA32_APIC_BASE (bits 12..MAXPHYADDR-1; the rest is
+ * reserved). Must equal the emu CPU's CPUID 80000008H EAX[7:0]. */
+#define LAPIC_PHYS_ADDR_BITS 40
 /* The timer's input clock: the bus clock the divide configuration divides (ns per tick). */
 #define LAPIC_BUS_NS 1
 
@@ -89,6 +92,9 @@ void lapic_accept(struct lapic *apic, enum lapic_delivery mode, uint8_t vector, 
  * ExtINT mode, or the APIC disabled, the CPU takes its vector from the PIC. */
 void lapic_set_lint0(struct lapic *apic, int level);
 bool lapic_extint_pending(struct lapic *apic);
+/* The CPU ran the INTA cycle for an ExtINT (asked the PIC for the vector): clears a latched
+ * ExtINT message from lapic_accept(). The LINT0 pin itself stays as the PIC drives it. */
+void lapic_extint_ack(struct lapic *apic);
 
 /* The highest fixed interrupt the CPU may take now (IRR priority class > PPR class), or -1. */
 int lapic_pending_vector(struct lapic *apic);
