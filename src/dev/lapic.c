@@ -37,6 +37,8 @@
  * there; we always do), base address kept.
  *
  * ICR (SDM 11.6.1): a write to the low word sends at once; delivery status always reads idle.
+ * IPIs are always sent edge-triggered: the P4/Xeon xAPIC overrides a level trigger mode bit
+ * (SDM table 11-3 and its note 2); the register keeps the bit as written.
  * - Fixed and lowest-priority with a vector below 16: "Send Illegal Vector", nothing sent.
  * - Shorthand "self" is handled here: fixed (and lowest-priority, treated as fixed) are accepted
  *   into this APIC, NMI becomes a local NMI; INIT and STARTUP to self are invalid and dropped.
@@ -163,12 +165,12 @@ enum lvt_index {
 #define LVT_RESET LVT_MASKED
 
 static const uint32_t lvt_writable[LVT_COUNT] = {
-	[LVT_TIMER] = LVT_VECTOR_MASK | LVT_MASKED | LVT_TIMER_PERIODIC,
-	[LVT_THERMAL] = LVT_VECTOR_MASK | 0x700u | LVT_MASKED,
-	[LVT_PERF] = LVT_VECTOR_MASK | 0x700u | LVT_MASKED,
-	[LVT_LINT0] = LVT_VECTOR_MASK | 0x700u | LVT_POLARITY_LOW | LVT_TRIGGER_LEVEL | LVT_MASKED,
-	[LVT_LINT1] = LVT_VECTOR_MASK | 0x700u | LVT_POLARITY_LOW | LVT_TRIGGER_LEVEL | LVT_MASKED,
-	[LVT_ERROR] = LVT_VECTOR_MASK | LVT_MASKED,
+    [LVT_TIMER] = LVT_VECTOR_MASK | LVT_MASKED | LVT_TIMER_PERIODIC,
+    [LVT_THERMAL] = LVT_VECTOR_MASK | 0x700u | LVT_MASKED,
+    [LVT_PERF] = LVT_VECTOR_MASK | 0x700u | LVT_MASKED,
+    [LVT_LINT0] = LVT_VECTOR_MASK | 0x700u | LVT_POLARITY_LOW | LVT_TRIGGER_LEVEL | LVT_MASKED,
+    [LVT_LINT1] = LVT_VECTOR_MASK | 0x700u | LVT_POLARITY_LOW | LVT_TRIGGER_LEVEL | LVT_MASKED,
+    [LVT_ERROR] = LVT_VECTOR_MASK | LVT_MASKED,
 };
 
 /* Divide configuration: bits 0, 1 and 3 (SDM figure 11-10). */
@@ -383,8 +385,7 @@ static void reset_state(struct lapic *apic, bool keep_id)
 	timer_del(apic->timer);
 }
 
-static void accept_locked(struct lapic *apic, enum lapic_delivery mode, uint8_t vector,
-			  bool level)
+static void accept_locked(struct lapic *apic, enum lapic_delivery mode, uint8_t vector, bool level)
 {
 	if (!hw_enabled(apic))
 		return;
@@ -727,13 +728,13 @@ static void write_icr(struct lapic *apic, uint32_t value, struct lapic_outbox *o
 	}
 	if (shorthand == SHORTHAND_SELF) {
 		if (mode == LAPIC_DM_FIXED || mode == LAPIC_DM_LOWEST)
-			accept_locked(apic, LAPIC_DM_FIXED, vector, value & ICR_TRIGGER_LEVEL);
+			accept_locked(apic, LAPIC_DM_FIXED, vector, false);
 		else if (mode == LAPIC_DM_NMI)
 			accept_locked(apic, LAPIC_DM_NMI, 0, false);
 		return;
 	}
 	out->send = true;
-	out->icr_low = apic->icr_low;
+	out->icr_low = apic->icr_low & ~ICR_TRIGGER_LEVEL;
 	out->dest = (uint8_t)(apic->icr_high >> ICR_DEST_SHIFT);
 }
 
@@ -821,7 +822,7 @@ static void outbox_flush(struct lapic *apic, const struct lapic_outbox *out)
 
 void lapic_mmio_write(struct lapic *apic, uint64_t offset, unsigned size, uint64_t value)
 {
-	struct lapic_outbox out = { .eoi_vector = -1 };
+	struct lapic_outbox out = {.eoi_vector = -1};
 
 	if (!access_ok(offset, size))
 		return;
@@ -921,8 +922,8 @@ bool lapic_mmio_hit(struct lapic *apic, uint64_t addr)
 	bool hit;
 
 	pthread_mutex_lock(&apic->lock);
-	hit = hw_enabled(apic) && (addr & ~(uint64_t)(LAPIC_MMIO_SIZE - 1)) ==
-					  (apic->base & BASE_ADDR_MASK);
+	hit = hw_enabled(apic) &&
+	      (addr & ~(uint64_t)(LAPIC_MMIO_SIZE - 1)) == (apic->base & BASE_ADDR_MASK);
 	pthread_mutex_unlock(&apic->lock);
 	return hit;
 }

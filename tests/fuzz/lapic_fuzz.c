@@ -20,8 +20,8 @@
  * The engine's side is played by the callbacks: IPIs and EOIs are routed back into the same APIC
  * (so the APIC must have dropped its lock). Checked besides the sanitizers: pending vectors are
  * 16-255 and above PPR, IRR never holds 0-15, acks return the vector or the spurious vector, sent
- * ICR words have no reserved bits, no "self" shorthand and an idle delivery status, and a clock
- * advance interrupts no more often than the periodic timer's rate cap allows.
+ * ICR words have no reserved bits, an edge trigger, no "self" shorthand and an idle delivery
+ * status, and a clock advance interrupts no more often than the periodic timer's rate cap allows.
  */
 #include <stdbool.h>
 #include <stddef.h>
@@ -69,7 +69,7 @@ static void route_ipi(void *opaque, uint32_t icr_low, uint8_t dest)
 	struct run *r = opaque;
 	unsigned shorthand = icr_low >> 18 & 3;
 
-	check(!(icr_low & ~0x000ccfffu));
+	check(!(icr_low & ~0x000c4fffu)); /* no reserved bits, idle, edge-triggered */
 	check(shorthand != 1);
 	check(r->depth == 0);
 	r->depth++;
@@ -100,9 +100,9 @@ static void count_kick(void *opaque)
 }
 
 static const struct lapic_ops ops = {
-	.send_ipi = route_ipi,
-	.eoi = route_eoi,
-	.kick = count_kick,
+    .send_ipi = route_ipi,
+    .eoi = route_eoi,
+    .kick = count_kick,
 };
 
 static uint32_t reg(struct run *r, uint64_t off)
@@ -140,7 +140,7 @@ static void run_advance(struct run *r, uint64_t ns)
 
 static void run_access(struct run *r, struct input *in, uint8_t op)
 {
-	static const unsigned sizes[] = { 4, 1, 2, 8 };
+	static const unsigned sizes[] = {4, 1, 2, 8};
 	uint64_t off = take(in, 1) * 16;
 
 	if (op & 0x40)
@@ -170,8 +170,8 @@ static void run_ack(struct run *r, struct input *in, uint8_t op)
 
 static void run_base(struct run *r, struct input *in, uint8_t op)
 {
-	static const uint64_t bases[] = { LAPIC_DEFAULT_BASE | LAPIC_BASE_ENABLE,
-					  LAPIC_DEFAULT_BASE, 0xfeb00000ull | LAPIC_BASE_ENABLE };
+	static const uint64_t bases[] = {LAPIC_DEFAULT_BASE | LAPIC_BASE_ENABLE, LAPIC_DEFAULT_BASE,
+					 0xfeb00000ull | LAPIC_BASE_ENABLE};
 	unsigned which = op >> 4 & 3;
 
 	if (which < 3)
@@ -214,8 +214,8 @@ static void run_misc(struct run *r, struct input *in, uint8_t op)
 
 static void run_op(struct run *r, struct input *in)
 {
-	static const uint16_t hot[] = { 0x300, 0x310, 0x320, 0x350, 0x370, 0x380,
-					0x3e0, 0x080, 0x280, 0x0e0, 0x0d0, 0x020 };
+	static const uint16_t hot[] = {0x300, 0x310, 0x320, 0x350, 0x370, 0x380,
+				       0x3e0, 0x080, 0x280, 0x0e0, 0x0d0, 0x020};
 	uint8_t op = (uint8_t)take(in, 1);
 	uint16_t which;
 
@@ -236,7 +236,7 @@ static void run_op(struct run *r, struct input *in)
 		lapic_mmio_write(r->apic, 0xb0, 4, 0);
 		break;
 	case 6: {
-		static const uint64_t scale[] = { 1, 1000, 1000000, 1 };
+		static const uint64_t scale[] = {1, 1000, 1000000, 1};
 		run_advance(r, take(in, 2) * scale[op >> 4 & 3]);
 		break;
 	}
@@ -257,8 +257,8 @@ static void run_op(struct run *r, struct input *in)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct input in = { data, size };
-	struct run r = { 0 };
+	struct input in = {data, size};
+	struct run r = {0};
 
 	r.loop = evloop_create();
 	if (!r.loop)
