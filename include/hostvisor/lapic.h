@@ -50,12 +50,15 @@ struct lapic_ops {
 	/*
 	 * Sends an interrupt message from this APIC's ICR: destination field (ICR bits 63:56),
 	 * the ICR low word (vector, delivery mode, destination mode, level, trigger, shorthand).
-	 * The engine routes it (shorthands "self", "all", "all but self" included).
+	 * The engine routes it (shorthands "all" and "all but self"; "self" is handled by the
+	 * APIC itself and never sent). Called without the APIC's lock: it may route back here.
 	 */
 	void (*send_ipi)(void *opaque, uint32_t icr_low, uint8_t dest);
-	/* EOI of a level-triggered vector: the engine tells the I/O APIC (SDM 11.8.5). */
+	/* EOI of a level-triggered vector: the engine tells the I/O APIC (SDM 11.8.5). Called
+	 * without the APIC's lock. */
 	void (*eoi)(void *opaque, uint8_t vector);
-	/* Something became pending (an interrupt, NMI, INIT, SIPI): wake the vCPU. Any thread. */
+	/* Something became pending (an interrupt, NMI, INIT, SIPI, ExtINT): wake the vCPU. Any
+	 * thread; called with the APIC's lock held, so it must not call into this APIC. */
 	void (*kick)(void *opaque);
 };
 
@@ -64,7 +67,9 @@ struct lapic;
 struct lapic *lapic_create(const struct lapic_ops *ops, void *opaque, struct evloop *loop,
 			   uint8_t apic_id, bool bsp);
 void lapic_destroy(struct lapic *apic);
-/* Power-on / reset state (SDM 11.4.7.1); INIT keeps the APIC ID and base (11.4.7.3). */
+/* Power-on / reset state (SDM 11.4.7.1); INIT keeps the APIC ID and base (11.4.7.3).
+ * lapic_init_signal() resets the APIC only and leaves pending events alone; lapic_accept() of an
+ * INIT message does that reset itself and reports LAPIC_EVENT_INIT. */
 void lapic_reset(struct lapic *apic);
 void lapic_init_signal(struct lapic *apic);
 
