@@ -24,6 +24,9 @@
 #define LAPIC_MMIO_SIZE 0x1000
 #define LAPIC_BASE_BSP (1ull << 8)	 /* IA32_APIC_BASE bits (SDM 11.4.4) */
 #define LAPIC_BASE_ENABLE (1ull << 11)
+/* MAXPHYADDR for the base address field of IA32_APIC_BASE (bits 12..MAXPHYADDR-1; the rest is
+ * reserved). Must equal the emu CPU's CPUID 80000008H EAX[7:0]. */
+#define LAPIC_PHYS_ADDR_BITS 40
 /* The timer's input clock: the bus clock the divide configuration divides (ns per tick). */
 #define LAPIC_BUS_NS 1
 
@@ -47,12 +50,15 @@ struct lapic_ops {
 	/*
 	 * Sends an interrupt message from this APIC's ICR: destination field (ICR bits 63:56),
 	 * the ICR low word (vector, delivery mode, destination mode, level, trigger, shorthand).
-	 * The engine routes it (shorthands "self", "all", "all but self" included).
+	 * The engine routes it (shorthands "all" and "all but self"; "self" is handled by the
+	 * APIC itself and never sent). Called without the APIC's lock: it may route back here.
 	 */
 	void (*send_ipi)(void *opaque, uint32_t icr_low, uint8_t dest);
-	/* EOI of a level-triggered vector: the engine tells the I/O APIC (SDM 11.8.5). */
+	/* EOI of a level-triggered vector: the engine tells the I/O APIC (SDM 11.8.5). Called
+	 * without the APIC's lock. */
 	void (*eoi)(void *opaque, uint8_t vector);
-	/* Something became pending (an interrupt, NMI, INIT, SIPI): wake the vCPU. Any thread. */
+	/* Something became pending (an interrupt, NMI, INIT, SIPI, ExtINT): wake the vCPU. Any
+	 * thread; called with the APIC's lock held, so it must not call into this APIC. */
 	void (*kick)(void *opaque);
 };
 
@@ -61,7 +67,9 @@ struct lapic;
 struct lapic *lapic_create(const struct lapic_ops *ops, void *opaque, struct evloop *loop,
 			   uint8_t apic_id, bool bsp);
 void lapic_destroy(struct lapic *apic);
-/* Power-on / reset state (SDM 11.4.7.1); INIT keeps the APIC ID and base (11.4.7.3). */
+/* Power-on / reset state (SDM 11.4.7.1); INIT keeps the APIC ID and base (11.4.7.3).
+ * lapic_init_signal() resets the APIC only and leaves pending events alone; lapic_accept() of an
+ * INIT message does that reset itself and reports LAPIC_EVENT_INIT. */
 void lapic_reset(struct lapic *apic);
 void lapic_init_signal(struct lapic *apic);
 
@@ -89,6 +97,9 @@ void lapic_accept(struct lapic *apic, enum lapic_delivery mode, uint8_t vector, 
  * ExtINT mode, or the APIC disabled, the CPU takes its vector from the PIC. */
 void lapic_set_lint0(struct lapic *apic, int level);
 bool lapic_extint_pending(struct lapic *apic);
+/* The CPU ran the INTA cycle for an ExtINT (asked the PIC for the vector): clears a latched
+ * ExtINT message from lapic_accept(). The LINT0 pin itself stays as the PIC drives it. */
+void lapic_extint_ack(struct lapic *apic);
 
 /* The highest fixed interrupt the CPU may take now (IRR priority class > PPR class), or -1. */
 int lapic_pending_vector(struct lapic *apic);

@@ -1563,6 +1563,201 @@ def multiboot_seeds():
     return seeds
 
 
+# ---------------------------------------------------------------------------------------------
+# lapic_fuzz: opcode low nibble -> 0/1 write [slot][u32], 2 read [slot], 3 message [mode][vector]
+# [level], 4 take pending (0x14: ack [vector]), 5 EOI, 6 clock [u16] (x1, x1000, x1e6 by bits
+# 4-5), 7 APIC base (bits 4-5: default, EN clear, relocated, [u64]), 8 LINT0 (bit 4), 9 events,
+# 10 CR8 [v], 11 match [dest][logical], 12 INIT (0x1c: reset), 13 enable [spurious vector],
+# 14 hot register [index][u32]. Register slot = offset / 16.
+
+
+class Lapic:
+    def __init__(self):
+        self.b = bytearray()
+
+    def write(self, off, value):
+        self.b += bytes([0, off // 16]) + u32(value)
+
+    def read(self, off):
+        self.b += bytes([2, off // 16])
+
+    def accept(self, mode, vector, level=0):
+        self.b += bytes([3, mode, vector, level])
+
+    def take(self):
+        self.b += bytes([4])
+
+    def ack(self, vector):
+        self.b += bytes([0x14, vector])
+
+    def eoi(self):
+        self.b += bytes([5])
+
+    def advance(self, ns):
+        if ns < 0x10000:
+            self.b += bytes([0x06]) + u16(ns)
+        elif ns // 1000 < 0x10000:
+            self.b += bytes([0x16]) + u16(ns // 1000)
+        else:
+            self.b += bytes([0x26]) + u16(ns // 1000000)
+
+    def base(self, which, value=0):
+        self.b += bytes([0x07 | which << 4]) + (u64(value) if which == 3 else b"")
+
+    def lint0(self, level):
+        self.b += bytes([0x08 | level << 4])
+
+    def events(self):
+        self.b += bytes([0x39])
+
+    def cr8(self, v):
+        self.b += bytes([10, v])
+
+    def init(self):
+        self.b += bytes([12])
+
+    def enable(self, spurious=0xFF):
+        self.b += bytes([13, spurious])
+
+    def linux_setup(self):
+        """setup_local_APIC() on the BSP: flat logical mode, TPR 0, SVR, LINT0/1, error LVT."""
+        self.read(0x30)
+        self.write(0xE0, 0xFFFFFFFF)
+        self.write(0xD0, 0x01000000)
+        self.write(0x80, 0)
+        self.write(0xF0, 0x1FF)
+        self.write(0x350, 0x700)  # LINT0 ExtINT (virtual wire)
+        self.write(0x360, 0x400)  # LINT1 NMI
+        self.write(0x370, 0xFE)
+        self.write(0x280, 0)
+        self.write(0x280, 0)
+        self.read(0x280)
+
+
+def lapic_seeds():
+    seeds = {}
+
+    a = Lapic()
+    a.linux_setup()
+    # calibrate_APIC_clock(): periodic, masked, divide 16, count from all ones.
+    a.write(0x3E0, 0x3)
+    a.write(0x320, 0x300EC)
+    a.write(0x380, 0xFFFFFFFF)
+    for _ in range(4):
+        a.advance(1000000)
+        a.read(0x390)
+    # lapic_next_event(): one-shot timer ticks.
+    a.write(0x320, 0xEC)
+    for count in (1000, 62500, 5):
+        a.write(0x380, count)
+        a.advance(count * 16)
+        a.take()
+        a.eoi()
+    a.write(0x320, 0x200EC)  # periodic
+    a.write(0x380, 10000)
+    for _ in range(3):
+        a.advance(160000)
+        a.take()
+        a.eoi()
+    a.write(0x380, 0)
+    seeds["linux-timer"] = a.b
+
+    a = Lapic()
+    a.linux_setup()
+    a.accept(0, 0x31)
+    a.accept(0, 0x52, 1)
+    a.accept(1, 0x61)
+    a.read(0x90)
+    a.cr8(5)
+    a.take()
+    a.cr8(0)
+    a.take()
+    a.read(0xA0)
+    a.take()
+    a.eoi()
+    a.eoi()
+    a.write(0x80, 0x40)
+    a.ack(0x31)
+    a.write(0x80, 0)
+    a.take()
+    a.eoi()
+    a.accept(0, 0x05)  # illegal
+    a.accept(0, 0x41, 1)
+    a.take()
+    a.eoi()
+    for off in (0x100, 0x180, 0x200, 0x280):
+        a.read(off)
+    seeds["priorities"] = a.b
+
+    a = Lapic()
+    a.linux_setup()
+    # do_boot_cpu(): INIT assert, INIT de-assert, two SIPIs, then IPIs.
+    a.write(0x310, 0x01000000)
+    a.write(0x300, 0xC500)
+    a.write(0x300, 0x8500)
+    a.write(0x300, 0x069A)
+    a.write(0x300, 0x069A)
+    a.write(0x300, 0x000C00FB)  # all but self
+    a.write(0x300, 0x000800FC)  # all including self
+    a.write(0x300, 0x000400FD)  # self
+    a.write(0x300, 0x0400)      # NMI
+    a.write(0x310, 0x03000000)
+    a.write(0x300, 0x08F0)      # logical
+    a.take()
+    a.eoi()
+    a.accept(5, 0)
+    a.accept(6, 0x9A)
+    a.events()
+    seeds["ap-startup"] = a.b
+
+    a = Lapic()
+    a.lint0(1)
+    a.enable(0xA7)
+    a.write(0x350, 0x700)
+    a.lint0(0)
+    a.lint0(1)
+    a.events()
+    a.write(0x350, 0x8033)  # fixed, level
+    a.lint0(0)
+    a.lint0(1)
+    a.take()
+    a.eoi()
+    a.write(0xF0, 0xFF)     # software disable
+    a.accept(0, 0x40)
+    a.write(0x320, 0x40)
+    a.base(1)               # hardware disable
+    a.lint0(0)
+    a.lint0(1)
+    a.events()
+    a.base(2)               # relocated, enabled
+    a.enable()
+    a.base(3, 0xFEE00C00)   # x2APIC: refused
+    a.base(0)
+    a.accept(7, 0)
+    a.events()
+    a.init()
+    seeds["disable"] = a.b
+
+    a = Lapic()
+    a.enable()
+    a.write(0x370, 0xFE)
+    for off in (0x0, 0x40, 0x2F0, 0x3F0):
+        a.read(off)
+        a.write(0x280, 0)
+        a.read(0x280)
+    a.take()
+    a.write(0x300, 0x0F)     # send illegal vector
+    a.write(0x370, 0x03)     # illegal error vector
+    a.write(0x280, 0)
+    a.read(0x10)
+    a.write(0x3E0, 0xB)
+    a.write(0x320, 0x0F)
+    a.write(0x380, 10)
+    a.advance(100)
+    seeds["errors"] = a.b
+    return seeds
+
+
 GENERATORS = {
     "pic": pic_seeds,
     "ioapic": ioapic_seeds,
@@ -1574,6 +1769,7 @@ GENERATORS = {
     "pci": pci_seeds,
     "linux_boot": linux_seeds,
     "multiboot": multiboot_seeds,
+    "lapic": lapic_seeds,
 }
 
 
