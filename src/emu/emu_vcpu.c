@@ -335,6 +335,19 @@ static void set_boot_state(struct emu_vcpu *v)
 	x86_tlb_flush(cpu, true);
 }
 
+/*
+ * What PC firmware leaves in the BSP's local APIC and what the boot protocols assume with no
+ * firmware in between: the APIC software-enabled and LINT0 in ExtINT mode, so that the 8259's
+ * interrupts reach the CPU ("virtual wire mode", MultiProcessor Specification 1.4 section 3.6.2.2;
+ * Intel SDM vol. 3A 11.5.1).
+ */
+static void set_virtual_wire(struct emu_vcpu *v)
+{
+	lapic_mmio_write(v->apic, 0xf0, 4, 0x1ff); /* SVR: enabled, spurious vector 0xff */
+	lapic_mmio_write(v->apic, 0x350, 4, 0x700); /* LVT LINT0: ExtINT, unmasked */
+	lapic_mmio_write(v->apic, 0x360, 4, 0x400); /* LVT LINT1: NMI */
+}
+
 int emu_vcpu_init(struct vcpu *vcpu)
 {
 	struct emu_vcpu *v = aligned_alloc(64, (sizeof(*v) + 63) & ~(size_t)63);
@@ -356,10 +369,12 @@ int emu_vcpu_init(struct vcpu *vcpu)
 	}
 	v->cpu.apic_id = (uint32_t)vcpu->id;
 	x86_cpu_reset(&v->cpu);
-	if (vcpu->id == 0)
+	if (vcpu->id == 0) {
 		set_boot_state(v);
-	else
+		set_virtual_wire(v);
+	} else {
 		v->wait_for_sipi = true;
+	}
 	return 0;
 }
 
@@ -445,11 +460,12 @@ static bool inject_interrupt(struct emu_vcpu *v)
 
 	if (!(cpu->rflags & X86_FLAG_IF) || cpu->intr_shadow)
 		return false;
-	vector = lapic_pending_vector(v->apic);
-	if (vector >= 0) {
-		vector = lapic_ack(v->apic, (uint8_t)vector);
-	} else if (lapic_extint_pending(v->apic) && vm_pic_pending(v->vcpu->vm)) {
+	/* ExtINT is not subject to the TPR (SDM 11.8.3.1 covers fixed interrupts only). */
+	if (lapic_extint_pending(v->apic) && vm_pic_pending(v->vcpu->vm)) {
 		vector = vm_pic_ack(v->vcpu->vm);
+		lapic_extint_ack(v->apic);
+	} else if ((vector = lapic_pending_vector(v->apic)) >= 0) {
+		vector = lapic_ack(v->apic, (uint8_t)vector);
 	} else {
 		return false;
 	}
