@@ -104,9 +104,69 @@ void x86_seg_from_descriptor(struct x86_segment *s, uint16_t selector, uint64_t 
 /* A real-mode / virtual-8086 segment: base selector << 4, limit kept (SDM 20.1.1). */
 void x86_seg_load_real(struct x86_segment *s, uint16_t selector);
 
+/* segment.c, added for the far-transfer and event units */
+/* Sets cpu->fault_error_code and returns exc. */
+int x86_fault(struct x86_cpu *cpu, int exc, uint32_t error_code);
+bool x86_long_mode(const struct x86_cpu *cpu); /* IA-32e mode: EFER.LMA */
+bool x86_is_canonical(uint64_t a);
+/* Descriptor bits 40-47 and 52-55 in the layout of struct x86_segment attr. */
+uint32_t x86_desc_attr(uint64_t desc);
+uint32_t x86_desc_limit(uint64_t desc); /* scaled by G */
+/* A null selector in a data segment register: unusable (SDM 3.4.2). */
+void x86_seg_load_null(struct x86_segment *s, uint16_t selector);
+/* 16 bytes in IA-32e mode (upper type field must be 0, else #GP(sel)); 8 otherwise. */
+int x86_read_system_descriptor(struct x86_exec *x, uint16_t selector, uint64_t desc[2]);
+/* Sets the accessed (mask 1) or busy (mask 2) bit of a GDT/LDT descriptor in memory and *desc. */
+int x86_desc_set_type_bit(struct x86_exec *x, uint16_t selector, uint64_t *desc, uint8_t mask);
+/* x86_load_data_seg without the commit: the checked cache in *out. */
+int x86_seg_prepare_data(struct x86_exec *x, enum x86_seg seg, uint16_t selector,
+			 struct x86_segment *out);
+/* After a return to an outer level: null ES/DS/FS/GS the new CPL may not use. */
+void x86_seg_null_inaccessible(struct x86_cpu *cpu);
+
+/* RET/IRET: the return CS checks (#GP(sel), #NP(sel)) and the outer-level SS (#GP, #SS(sel)). */
+int x86_check_return_cs(struct x86_exec *x, uint16_t selector, uint64_t *desc);
+int x86_prepare_return_ss(struct x86_exec *x, uint16_t selector, unsigned rpl, bool to64,
+			  struct x86_segment *out);
+bool x86_desc_is_64bit_code(const struct x86_cpu *cpu, uint64_t desc);
+/* A far transfer's new RIP: canonical for 64-bit code, else within the CS limit (#GP(0)). */
+int x86_check_far_ip(struct x86_cpu *cpu, uint64_t desc, uint64_t ip);
+/* Loads CS (RPL := cpl), sets cpu->cpl, x86_update_mode, x->sys_changed. */
+void x86_commit_cs(struct x86_exec *x, uint16_t selector, uint64_t desc, unsigned cpl);
+
+/*
+ * A stack of a far transfer or event delivery (current or new SS:RSP): pushes are checked
+ * (limit, canonical: #SS(err)) and recorded, then x86_stack_write translates every page before
+ * writing anything. Pops read at once. The caller commits RSP (x86_stack_rsp) and SS.
+ */
+#define X86_STACK_MAX_ITEMS 48
+struct x86_stack {
+	uint64_t base, sp, mask;
+	uint32_t limit, err;
+	bool expand_down, long64;
+	unsigned acc; /* X86_ACC_SUPERVISOR for a stack of CPL 0-2 */
+	unsigned count;
+	struct {
+		uint64_t linear, val;
+		uint8_t size;
+	} item[X86_STACK_MAX_ITEMS];
+};
+void x86_stack_init(struct x86_stack *st, const struct x86_cpu *cpu, const struct x86_segment *ss,
+		    uint64_t rsp, bool long64, unsigned cpl, uint32_t err);
+void x86_stack_current(struct x86_stack *st, const struct x86_cpu *cpu);
+int x86_stack_push(struct x86_cpu *cpu, struct x86_stack *st, unsigned size, uint64_t val);
+int x86_stack_pop(struct x86_exec *x, struct x86_stack *st, unsigned size, uint64_t *val);
+int x86_stack_write(struct x86_exec *x, struct x86_stack *st);
+uint64_t x86_stack_rsp(const struct x86_stack *st, uint64_t old_rsp);
+
 /* exception.c: event delivery with an x86_exec (INT n, INT3, INTO, INT1 are software events) */
 int x86_deliver(struct x86_cpu *cpu, const struct x86_mem_ops *mem, void *opaque,
 		enum x86_event_kind kind, int vector_or_exc, bool software, uint64_t return_rip);
+/* The current TSS (#TS(TR) past its limit): raw read, the SS:ESP of a privilege level from a
+ * 16/32-bit TSS with the new-stack checks, RSPn/ISTn of a 64-bit TSS. */
+int x86_tss_read(struct x86_exec *x, uint32_t offset, unsigned size, uint64_t *val);
+int x86_tss_stack(struct x86_exec *x, unsigned cpl, struct x86_segment *ss, uint64_t *sp);
+int x86_tss_rsp64(struct x86_exec *x, unsigned cpl, unsigned ist, uint64_t *rsp);
 
 /* flags.c: the arithmetic flags of SDM appendix A "EFLAGS Cross-Reference" */
 uint64_t x86_flags_szp(uint64_t res, unsigned size);
