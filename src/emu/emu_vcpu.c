@@ -520,8 +520,10 @@ static bool raise_exception(struct emu_vcpu *v, int exc)
 {
 	if (exc == X86_EXC_UD)
 		log_undefined(v);
-	if (x86_deliver_event(&v->cpu, &emu_mem_ops, v, X86_EVENT_EXCEPTION, exc) !=
-	    X86_TRIPLE_FAULT)
+	/* INT n and friends deliver their own event and may end in a triple fault themselves. */
+	if (exc != X86_TRIPLE_FAULT &&
+	    x86_deliver_event(&v->cpu, &emu_mem_ops, v, X86_EVENT_EXCEPTION, exc) !=
+		    X86_TRIPLE_FAULT)
 		return true;
 	v->vcpu->stats.exits[EXIT_SHUTDOWN]++;
 	log_info("vCPU %d: triple fault", v->vcpu->id);

@@ -75,7 +75,11 @@ static bool may_redirect(const struct x86_cpu *cpu, struct flat *f)
 	switch (in.op) {
 	case X86_OP_JMP: case X86_OP_JCC: case X86_OP_CALL: case X86_OP_RET:
 	case X86_OP_LOOP: case X86_OP_LOOPE: case X86_OP_LOOPNE: case X86_OP_JCXZ:
+	case X86_OP_SYSCALL: case X86_OP_SYSRET: case X86_OP_INT: case X86_OP_INT3:
+	case X86_OP_INT1: case X86_OP_INTO: case X86_OP_IRET: case X86_OP_JMPF:
+	case X86_OP_CALLF: case X86_OP_RETF:
 		return true;
+	case X86_OP_INS: case X86_OP_OUTS:
 	case X86_OP_MOVS: case X86_OP_STOS: case X86_OP_LODS: case X86_OP_CMPS: case X86_OP_SCAS:
 		return in.rep != 0;
 	default:
