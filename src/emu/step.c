@@ -34,6 +34,7 @@ void x86_cpu_reset(struct x86_cpu *cpu)
 	cpu->fpu.fcw = 0x40;
 	cpu->fpu.mxcsr = 0x1f80;
 	cpu->msr.pat = 0x0007040600070406ull;
+	cpu->msr.misc_enable = X86_MISC_ENABLE_RESET;
 	x86_update_mode(cpu);
 	x86_tlb_flush(cpu, true);
 }
@@ -57,6 +58,8 @@ void x86_cpu_init(struct x86_cpu *cpu)
 	cpu->cpl = 3;
 	cpu->fpu.fcw = 0x37f;
 	cpu->fpu.mxcsr = 0x1f80;
+	cpu->msr.pat = 0x0007040600070406ull;
+	cpu->msr.misc_enable = X86_MISC_ENABLE_RESET;
 	x86_update_mode(cpu);
 }
 
