@@ -342,6 +342,11 @@ static void test_cpuid_values(void **state)
 	assert_regs4(r, 0, 0, 0, 0);
 	cpuid(&t->cpu, 0x12345678u, 0, r);
 	assert_regs4(r, 0, 0, 0, 0);
+	/* after RESET, EDX holds the signature (SDM 9.1.4) and MISC_ENABLE its default */
+	x86_cpu_reset(&t->cpu);
+	assert_int_equal(t->cpu.gpr[X86_RDX], 0x000106ca);
+	assert_int_equal(t->cpu.msr.misc_enable, X86_MISC_ENABLE_RESET);
+	assert_int_equal(t->cpu.apic_id, 5);
 }
 
 static void test_cpuid_instruction_cpl3(void **state)
