@@ -454,6 +454,8 @@ static int io_string(struct x86_exec *x, bool out)
 	int rc;
 
 	s.step = (x->cpu->rflags & X86_FLAG_DF) ? -(int64_t)s.size : (int64_t)s.size;
+	if (in->rep && x86_reg_get(x, X86_RCX, s.asize) == 0)
+		return 0; /* REP checks the count before the instruction runs at all */
 	rc = io_permitted(x, s.port, s.size);
 	if (rc)
 		return rc;

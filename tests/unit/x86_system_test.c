@@ -1047,6 +1047,9 @@ static void test_rep_outs_ins(void **state)
 	assert_int_equal(EXEC(t, 0xf3, 0x6e), X86_EXC_GP);
 	assert_int_equal(t->npio, 0);
 	assert_int_equal(t->cpu.gpr[X86_RCX], 10);
+	t->cpu.gpr[X86_RCX] = 0; /* nothing to do: no permission check either */
+	assert_int_equal(EXEC(t, 0xf3, 0x6e), 0);
+	assert_int_equal(EXEC(t, 0x6e), X86_EXC_GP);
 	/* a source that is not memory: the first iteration's fault, nothing done */
 	kernel64(t);
 	t->cpu.gpr[X86_RDX] = 0x3f8;
