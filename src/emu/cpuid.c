@@ -114,8 +114,7 @@ static uint32_t max_basic(const struct x86_cpu *cpu)
 	return CPUID_MAX_BASIC;
 }
 
-static void basic_leaf(const struct x86_cpu *cpu, uint32_t leaf, uint32_t subleaf,
-		       uint32_t out[4])
+static void basic_leaf(const struct x86_cpu *cpu, uint32_t leaf, uint32_t subleaf, uint32_t out[4])
 {
 	switch (leaf) {
 	case 0:

@@ -29,7 +29,7 @@
 	 X86_CR4_OSXMMEXCPT)
 #define CR3_RESERVED_LONG (~0ull << 40) /* bits 63:MAXPHYADDR (40) */
 
-#define DR6_FIXED1 0xffff0ff0ull /* bits 4-11 and 16-31 read as 1 (SDM vol. 3A 17.2.3) */
+#define DR6_FIXED1 0xffff0ff0ull   /* bits 4-11 and 16-31 read as 1 (SDM vol. 3A 17.2.3) */
 #define DR6_WRITABLE 0x0000e00full /* B0-B3, BD, BS, BT */
 #define DR6_BD (1ull << 13)
 #define DR7_FIXED1 0x400ull
@@ -396,7 +396,7 @@ static uint64_t seg_linear(const struct x86_exec *x, unsigned seg, uint64_t offs
 
 	if (long64(cpu))
 		return (seg == X86_SEG_FS || seg == X86_SEG_GS) ? offset + cpu->seg[seg].base
-								  : offset;
+								: offset;
 	return (cpu->seg[seg].base + offset) & 0xffffffffull;
 }
 
@@ -447,9 +447,8 @@ static int outs_once(struct x86_exec *x, const struct io_string *s)
 static int io_string(struct x86_exec *x, bool out)
 {
 	const struct x86_insn *in = x->in;
-	struct io_string s = {.port = (uint16_t)x->cpu->gpr[X86_RDX],
-			      .size = io_size(in),
-			      .asize = in->addrsize};
+	struct io_string s = {
+	    .port = (uint16_t)x->cpu->gpr[X86_RDX], .size = io_size(in), .asize = in->addrsize};
 	uint64_t count;
 	int rc;
 
@@ -505,8 +504,8 @@ static int rdmsr_wrmsr(struct x86_exec *x, bool write)
 	if (cpu->cpl)
 		return gp0(cpu);
 	if (write)
-		return x86_msr_write(x, msr, (cpu->gpr[X86_RDX] << 32) |
-						 (cpu->gpr[X86_RAX] & 0xffffffffull));
+		return x86_msr_write(
+		    x, msr, (cpu->gpr[X86_RDX] << 32) | (cpu->gpr[X86_RAX] & 0xffffffffull));
 	rc = x86_msr_read(x, msr, &v);
 	if (rc)
 		return rc;

@@ -397,7 +397,7 @@ static void test_cr_cpl3_gp(void **state)
 	assert_int_equal(mov_cr(t, 3, 0x5000), X86_EXC_GP);
 	assert_int_equal(t->cpu.cr0, before.cr0);
 	assert_int_equal(t->cpu.cr3, before.cr3);
-	assert_int_equal(EXEC(t, 0x0f, 0x06), X86_EXC_GP); /* clts */
+	assert_int_equal(EXEC(t, 0x0f, 0x06), X86_EXC_GP);	 /* clts */
 	assert_int_equal(EXEC(t, 0x0f, 0x01, 0xf0), X86_EXC_GP); /* lmsw ax */
 	assert_int_equal(t->cpu.rip, CODE_ADDR);
 }
@@ -410,7 +410,7 @@ static void test_cr0_rules(void **state)
 	prot32(t);
 	cr0 = t->cpu.cr0;
 	assert_int_equal(mov_cr(t, 0, X86_CR0_PG | X86_CR0_ET), X86_EXC_GP); /* PG without PE */
-	assert_int_equal(mov_cr(t, 0, cr0 | X86_CR0_NW), X86_EXC_GP);	      /* NW without CD */
+	assert_int_equal(mov_cr(t, 0, cr0 | X86_CR0_NW), X86_EXC_GP);	     /* NW without CD */
 	assert_int_equal(t->cpu.cr0, cr0);
 	assert_int_equal(mov_cr(t, 0, cr0 | X86_CR0_NW | X86_CR0_CD), 0);
 	/* reserved bits of CR0[31:0] are ignored, ET reads 1 */
@@ -440,7 +440,8 @@ static void test_cr0_rules(void **state)
 static void test_cr4_rules(void **state)
 {
 	struct tctx *t = *state;
-	static const unsigned reserved[] = {0, 1, 3, 6, 11, 12, 13, 14, 16, 17, 18, 20, 21, 22, 23, 63};
+	static const unsigned reserved[] = {0,	1,  3,	6,  11, 12, 13, 14,
+					    16, 17, 18, 20, 21, 22, 23, 63};
 	uint64_t cr4 = t->cpu.cr4;
 
 	for (size_t i = 0; i < sizeof(reserved) / sizeof(reserved[0]); i++) {
@@ -448,8 +449,8 @@ static void test_cr4_rules(void **state)
 		assert_int_equal(t->cpu.cr4, cr4);
 	}
 	/* every supported bit */
-	cr4 = X86_CR4_TSD | X86_CR4_PSE | X86_CR4_PAE | X86_CR4_PGE | X86_CR4_PCE |
-	      X86_CR4_OSFXSR | X86_CR4_OSXMMEXCPT;
+	cr4 = X86_CR4_TSD | X86_CR4_PSE | X86_CR4_PAE | X86_CR4_PGE | X86_CR4_PCE | X86_CR4_OSFXSR |
+	      X86_CR4_OSXMMEXCPT;
 	assert_int_equal(mov_cr(t, 4, cr4), 0);
 	assert_int_equal(t->cpu.cr4, cr4);
 	/* PAE cannot be cleared while long mode is active */
@@ -489,9 +490,9 @@ static void test_cr2_cr3_cr8(void **state)
 	{
 		struct x86_insn in;
 
-		assert_int_equal(x86_decode((const uint8_t[]){0x0f, 0x22, 0xc8}, 3,
-					    X86_MODE_PROT32, &in),
-				 X86_DECODE_UD);
+		assert_int_equal(
+		    x86_decode((const uint8_t[]){0x0f, 0x22, 0xc8}, 3, X86_MODE_PROT32, &in),
+		    X86_DECODE_UD);
 	}
 }
 
@@ -1083,21 +1084,21 @@ static void test_misc_ops(void **state)
 {
 	struct tctx *t = *state;
 
-	assert_int_equal(EXEC(t, 0x0f, 0x0b), X86_EXC_UD);	  /* ud2 */
+	assert_int_equal(EXEC(t, 0x0f, 0x0b), X86_EXC_UD);	 /* ud2 */
 	assert_int_equal(EXEC(t, 0x0f, 0xff, 0xc0), X86_EXC_UD); /* ud0 */
 	assert_int_equal(EXEC(t, 0x0f, 0xb9, 0xc0), X86_EXC_UD); /* ud1 */
-	assert_int_equal(EXEC(t, 0x0f, 0xaa), X86_EXC_UD);	  /* rsm */
+	assert_int_equal(EXEC(t, 0x0f, 0xaa), X86_EXC_UD);	 /* rsm */
 	assert_int_equal(EXEC(t, 0x0f, 0x01, 0xf9), X86_EXC_UD); /* rdtscp */
-	assert_int_equal(EXEC(t, 0x0f, 0x33), X86_EXC_GP);	  /* rdpmc */
-	assert_int_equal(EXEC(t, 0x0f, 0x09), 0);		  /* wbinvd */
-	assert_int_equal(EXEC(t, 0x0f, 0x08), 0);		  /* invd */
-	assert_int_equal(EXEC(t, 0x0f, 0xae, 0xf0), 0);	  /* mfence */
-	assert_int_equal(EXEC(t, 0x0f, 0xae, 0xe8), 0);	  /* lfence */
-	assert_int_equal(EXEC(t, 0x0f, 0xae, 0xf8), 0);	  /* sfence */
+	assert_int_equal(EXEC(t, 0x0f, 0x33), X86_EXC_GP);	 /* rdpmc */
+	assert_int_equal(EXEC(t, 0x0f, 0x09), 0);		 /* wbinvd */
+	assert_int_equal(EXEC(t, 0x0f, 0x08), 0);		 /* invd */
+	assert_int_equal(EXEC(t, 0x0f, 0xae, 0xf0), 0);		 /* mfence */
+	assert_int_equal(EXEC(t, 0x0f, 0xae, 0xe8), 0);		 /* lfence */
+	assert_int_equal(EXEC(t, 0x0f, 0xae, 0xf8), 0);		 /* sfence */
 	t->cpu.gpr[X86_RBX] = DATA_ADDR;
-	assert_int_equal(EXEC(t, 0x0f, 0xae, 0x3b), 0);	  /* clflush [rbx] */
-	assert_int_equal(EXEC(t, 0x0f, 0x18, 0x0b), 0);	  /* prefetcht0 [rbx] */
-	assert_int_equal(EXEC(t, 0x0f, 0x0d, 0x0b), 0);	  /* prefetchw [rbx] */
+	assert_int_equal(EXEC(t, 0x0f, 0xae, 0x3b), 0); /* clflush [rbx] */
+	assert_int_equal(EXEC(t, 0x0f, 0x18, 0x0b), 0); /* prefetcht0 [rbx] */
+	assert_int_equal(EXEC(t, 0x0f, 0x0d, 0x0b), 0); /* prefetchw [rbx] */
 	t->cpu.gpr[X86_RAX] = 0x1122334455667788ull;
 	memset(&t->ram[DATA_ADDR], 0, 16);
 	assert_int_equal(EXEC(t, 0x0f, 0xc3, 0x03), 0); /* movnti [rbx], eax */
