@@ -189,6 +189,14 @@ struct x86_msrs {
 	uint64_t mtrr_def_type, mtrr_fixed[11], mtrr_var[16]; /* var: base0, mask0, base1, ... */
 	int64_t tsc_offset; /* guest TSC = virtual clock TSC + tsc_offset (IA32_TSC writes) */
 };
+/* IA32_MISC_ENABLE (SDM vol. 4 table 2-2): fast strings on, BTS and PEBS unavailable. */
+#define X86_MISC_ENABLE_FAST_STRING (1ull << 0)
+#define X86_MISC_ENABLE_BTS_UNAVAIL (1ull << 11)
+#define X86_MISC_ENABLE_PEBS_UNAVAIL (1ull << 12)
+#define X86_MISC_ENABLE_LIMIT_CPUID (1ull << 22)
+#define X86_MISC_ENABLE_XTPR_DISABLE (1ull << 23)
+#define X86_MISC_ENABLE_RESET                                                                      \
+	(X86_MISC_ENABLE_FAST_STRING | X86_MISC_ENABLE_BTS_UNAVAIL | X86_MISC_ENABLE_PEBS_UNAVAIL)
 
 /*
  * Software TLB (src/emu/mmu.c; the hit path is in src/emu/mmu_fast.h). Direct-mapped, with

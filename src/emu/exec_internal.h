@@ -176,6 +176,18 @@ uint64_t x86_flags_logic(uint64_t res, unsigned size);
 void x86_flags_update(struct x86_cpu *cpu, uint64_t mask, uint64_t value);
 bool x86_cond(uint64_t rflags, unsigned cc);
 
+/* msr.c: RDMSR/WRMSR of the MSRs the core keeps (SDM vol. 4); the others go to
+ * mem->rdmsr/wrmsr. Return 0 or X86_EXC_GP (fault_error_code 0). */
+int x86_msr_read(struct x86_exec *x, uint32_t msr, uint64_t *val);
+int x86_msr_write(struct x86_exec *x, uint32_t msr, uint64_t val);
+/* The guest's TSC: the virtual clock at X86_TSC_KHZ plus msr.tsc_offset. */
+uint64_t x86_tsc_read(const struct x86_cpu *cpu, const struct x86_mem_ops *mem, void *opaque);
+
+/* exec_system.c: a checked write of CR0, CR2, CR3, CR4 or CR8 as MOV CRn does it (SDM vol. 3A
+ * 2.5, 9.8.5), with long-mode (de)activation, TLB flushes and x86_update_mode; for the task
+ * switch's CR3 load too. Returns 0 or X86_EXC_GP; commits nothing on a fault. */
+int x86_cr_write(struct x86_exec *x, unsigned cr, uint64_t val);
+
 /* exec_*.c: each returns 0, X86_EXC_* or X86_EXEC_UNHANDLED */
 #define X86_EXEC_UNHANDLED 1
 int x86_exec_alu(struct x86_exec *x);

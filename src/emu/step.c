@@ -10,7 +10,7 @@
 /* The power-on / INIT state of SDM 9.1.1, table 9-1. */
 void x86_cpu_reset(struct x86_cpu *cpu)
 {
-	uint32_t apic_id = cpu->apic_id;
+	uint32_t apic_id = cpu->apic_id, id[4];
 
 	memset(cpu, 0, offsetof(struct x86_cpu, tlb));
 	cpu->apic_id = apic_id;
@@ -28,12 +28,14 @@ void x86_cpu_reset(struct x86_cpu *cpu)
 	cpu->ldtr.attr = X86_SEGA_P | 0x2; /* LDT */
 	cpu->tr.attr = X86_SEGA_P | 0xb;   /* busy 32-bit TSS */
 	cpu->gdtr.limit = cpu->idtr.limit = 0xffff;
-	cpu->gpr[X86_RDX] = 0x600; /* family/model/stepping as CPUID 1 EAX reports it */
 	cpu->dr[6] = 0xffff0ff0;
 	cpu->dr[7] = 0x400;
 	cpu->fpu.fcw = 0x40;
 	cpu->fpu.mxcsr = 0x1f80;
 	cpu->msr.pat = 0x0007040600070406ull;
+	cpu->msr.misc_enable = X86_MISC_ENABLE_RESET;
+	x86_cpuid(cpu, 1, 0, id);
+	cpu->gpr[X86_RDX] = id[0]; /* family/model/stepping as CPUID 1 EAX reports it */
 	x86_update_mode(cpu);
 	x86_tlb_flush(cpu, true);
 }
@@ -57,6 +59,8 @@ void x86_cpu_init(struct x86_cpu *cpu)
 	cpu->cpl = 3;
 	cpu->fpu.fcw = 0x37f;
 	cpu->fpu.mxcsr = 0x1f80;
+	cpu->msr.pat = 0x0007040600070406ull;
+	cpu->msr.misc_enable = X86_MISC_ENABLE_RESET;
 	x86_update_mode(cpu);
 }
 
