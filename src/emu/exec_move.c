@@ -233,8 +233,6 @@ int x86_exec_move(struct x86_exec *x)
 	case X86_OP_SETCC:
 	case X86_OP_CMOVCC:
 		return exec_setcc_cmovcc(x);
-	case X86_OP_MOVNTI: /* SSE2 non-temporal store of a GPR: a plain store here (no caches) */
-		return x86_rm_write(x, in->opsize, x86_reg_get(x, in->reg, in->opsize));
 	case X86_OP_NOP:
 	case X86_OP_PAUSE:
 		return 0;

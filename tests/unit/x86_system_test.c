@@ -553,23 +553,21 @@ static void test_long_mode_activation(void **state)
 
 static void tlb_fill(struct x86_cpu *c, uint64_t page)
 {
-	for (int u = 0; u < 2; u++) {
-		for (int i = 0; i < X86_TLB_SIZE; i++) {
-			struct x86_tlb_entry e = {.tag = (page & ~0xfffull) | 1, .phys = page};
-
-			c->tlb.read[u][i] = c->tlb.write[u][i] = c->tlb.fetch[u][i] = e;
-		}
-	}
+	for (int k = 0; k < 3; k++)
+		for (int u = 0; u < 2; u++)
+			for (unsigned i = 0; i < X86_TLB_SIZE; i++)
+				c->tlb.set[k][u][i] = (struct x86_tlb_entry){
+				    .tag = (page & ~0xfffull) | 1, .phys = page};
 }
 
 static unsigned tlb_live(const struct x86_cpu *c)
 {
 	unsigned n = 0;
 
-	for (int u = 0; u < 2; u++)
-		for (int i = 0; i < X86_TLB_SIZE; i++)
-			n += (c->tlb.read[u][i].tag != 0) + (c->tlb.write[u][i].tag != 0) +
-			     (c->tlb.fetch[u][i].tag != 0);
+	for (int k = 0; k < 3; k++)
+		for (int u = 0; u < 2; u++)
+			for (unsigned i = 0; i < X86_TLB_SIZE; i++)
+				n += c->tlb.set[k][u][i].tag != 0;
 	return n;
 }
 
