@@ -552,9 +552,14 @@ static int decode_operands(struct cursor *c, struct x86_insn *in, struct x86_opd
 		if (rc)
 			return rc;
 	}
+	bool group = d->flags & D_GRP;
+
 	rc = resolve_op(in, d);
 	if (rc)
 		return rc;
+	/* A group member may have its own 64-bit default (FF /6 PUSH: SDM table A-6 "d64"). */
+	if (group)
+		set_operand_size(in, d->flags | (in->mandatory ? D_SSE : 0), opsize_prefix);
 	opcode_fixups(in, d);
 	in->op = d->op;
 	if (!modrm_kind_ok(in, d->flags) || !lock_ok(in, d->flags))

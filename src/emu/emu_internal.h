@@ -13,6 +13,7 @@
 #include "icache.h"
 
 #define EMU_UD_LOG_MAX 16
+#define EMU_TRACE_LEN 32 /* a power of two */
 
 struct emu_vm {
 	struct vm *vm;
@@ -31,6 +32,8 @@ struct emu_vcpu {
 	atomic_bool kicked;  /* look at interrupts and requests now */
 	pthread_mutex_t wait_lock;
 	pthread_cond_t wait_cond;
+	uint64_t trace[EMU_TRACE_LEN]; /* RIPs of the last instructions, for -vv fault reports */
+	unsigned trace_pos;
 	uint64_t ud_logged[EMU_UD_LOG_MAX];
 	unsigned n_ud_logged;
 	struct x86_cpu cpu; /* last: large (the TLB) */

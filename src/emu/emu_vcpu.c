@@ -515,9 +515,31 @@ static void log_undefined(struct emu_vcpu *v)
 		 v->n_ud_logged == EMU_UD_LOG_MAX ? " (further #UD addresses not logged)" : "");
 }
 
+/* With -vv: the exception and the instructions that led to it. */
+static void trace_exception(struct emu_vcpu *v, int exc)
+{
+	const struct x86_cpu *cpu = &v->cpu;
+
+	log_debug("emu: vCPU %d: exception %#x error %#x at %#llx rsp %#llx cr2 %#llx", v->vcpu->id,
+		  exc, cpu->fault_error_code, (unsigned long long)cpu->rip,
+		  (unsigned long long)cpu->gpr[X86_RSP], (unsigned long long)cpu->fault_addr);
+	for (unsigned i = 0; i < EMU_TRACE_LEN; i += 4) {
+		const uint64_t *t = v->trace;
+		unsigned p = v->trace_pos + i;
+
+		log_debug("  before: %#llx %#llx %#llx %#llx",
+			  (unsigned long long)t[p % EMU_TRACE_LEN],
+			  (unsigned long long)t[(p + 1) % EMU_TRACE_LEN],
+			  (unsigned long long)t[(p + 2) % EMU_TRACE_LEN],
+			  (unsigned long long)t[(p + 3) % EMU_TRACE_LEN]);
+	}
+}
+
 /* A fault or trap from an instruction goes into the guest; a triple fault resets. */
 static bool raise_exception(struct emu_vcpu *v, int exc)
 {
+	if (v->vcpu->vm->cfg.verbose >= 2 && exc != X86_EXC_PF)
+		trace_exception(v, exc);
 	if (exc == X86_EXC_UD)
 		log_undefined(v);
 	/* INT n and friends deliver their own event and may end in a triple fault themselves. */
@@ -538,7 +560,10 @@ static void run_burst(struct emu_vcpu *v, bool want_window)
 	const struct x86_insn *in;
 
 	for (int i = 0; i < BURST_INSNS; i++) {
-		int rc = icache_fetch(v->icache, cpu, &emu_mem_ops, v, &in);
+		int rc;
+
+		v->trace[v->trace_pos++ % EMU_TRACE_LEN] = cpu->rip;
+		rc = icache_fetch(v->icache, cpu, &emu_mem_ops, v, &in);
 
 		if (rc == 0)
 			rc = x86_execute(cpu, &emu_mem_ops, v, in);

@@ -147,8 +147,8 @@ wait_peer() {
 
 # "PASS x" / "FAIL x: why" lines of the guest and the peer, in the runner's form.
 report_lines() { # file
-	sed -n -e 's/^PASS \([^ ]*\)$/PASS: guests\/\1/p' \
-		-e 's/^FAIL \([^:]*\): \(.*\)$/FAIL: guests\/\1: \2/p' "$1"
+	sed -n -e 's/^PASS \([^ ]*\)$/PASS: '"$P"'\/\1/p' \
+		-e 's/^FAIL \([^:]*\): \(.*\)$/FAIL: '"$P"'\/\1: \2/p' "$1"
 }
 
 report() { # vm-rc peer-rc

@@ -62,7 +62,7 @@ check_status() { # check rc errlog
 
 # The guest's own FAIL lines, if any, renamed into the runner's form.
 report_guest_failures() { # check log
-	sed -n "s/^FAIL \([^:]*\): \(.*\)$/FAIL: guests\/reset-$1: guest: \1: \2/p" "$2"
+	sed -n "s/^FAIL \([^:]*\): \(.*\)$/FAIL: $P\/reset-$1: guest: \1: \2/p" "$2"
 }
 
 show_tail() { # log errlog
