@@ -602,5 +602,9 @@ int emu_vcpu_run(struct vcpu *vcpu)
 		v->halt_counted = false;
 		run_burst(v, interrupt_waiting(v));
 	}
+	log_debug("emu: vCPU %d stops at %04x:%#llx (mode %d, CR0 %#llx, CR3 %#llx, EFER %#llx)",
+		  vcpu->id, cpu->seg[X86_SEG_CS].selector, (unsigned long long)cpu->rip, cpu->mode,
+		  (unsigned long long)cpu->cr0, (unsigned long long)cpu->cr3,
+		  (unsigned long long)cpu->efer);
 	return 0;
 }
