@@ -59,7 +59,7 @@ check kernel-directory "not a regular file" -- run --engine kvm --kernel "$tmp"
 check kernel-malformed "neither a Linux bzImage nor a Multiboot" -- run --engine kvm --kernel "$tmp/notkernel"
 check initrd-missing "initrd" -- run --engine kvm --kernel "$tmp/notkernel" --initrd "$tmp/nonexistent"
 check serial-bad "serial" -- run --engine kvm --kernel "$mb" --serial bogus
-check emu-not-built "emu engine" -- run --engine emu --kernel "$tmp/notkernel"
+check emu-kernel-malformed "neither a Linux bzImage nor a Multiboot" -- run --engine emu --kernel "$tmp/notkernel"
 check net-model-unknown "unknown NIC model 'e1000'" -- run --net e1000,tap=hv0
 check net-no-backend "no backend" -- run --net pcnet
 check net-bad-mac "not a unicast MAC" -- run --net pcnet,user,mac=01:00:5e:00:00:01
