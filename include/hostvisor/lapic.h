@@ -84,7 +84,7 @@ int lapic_set_base(struct lapic *apic, uint64_t value);
 /* True if the register page is mapped (enabled) at address. */
 bool lapic_mmio_hit(struct lapic *apic, uint64_t addr);
 
-/* CR8 (SDM 10.8.6.1): TPR[7:4]. */
+/* CR8 (SDM 10.8.6, CR8): TPR[7:4]. */
 uint64_t lapic_get_cr8(struct lapic *apic);
 void lapic_set_cr8(struct lapic *apic, uint64_t value);
 

@@ -179,7 +179,7 @@ struct x86_fpu {
 	struct x86_f80 fpr[8];
 	union x86_xmm xmm[16];
 };
-#define X86_MXCSR_MASK 0x0000ffffu /* MXCSR_MASK of FXSAVE: DAZ supported (SDM 10.5.1.2) */
+#define X86_MXCSR_MASK 0x0000ffffu /* MXCSR_MASK of FXSAVE: DAZ supported (SDM 10.5.1, MXCSR_MASK) */
 
 /* The MSRs the CPU core keeps (SDM vol. 4); others go to x86_mem_ops rdmsr/wrmsr. */
 struct x86_msrs {
@@ -276,7 +276,7 @@ struct x86_mem_ops {
 	/* MSRs outside the core: APIC base, the KVM clock, ... Return 0 or X86_EXC_GP. */
 	int (*rdmsr)(void *opaque, uint32_t msr, uint64_t *val);
 	int (*wrmsr)(void *opaque, uint32_t msr, uint64_t val);
-	/* CR8 is the local APIC's TPR[7:4] (SDM 10.8.6.1). */
+	/* CR8 is the local APIC's TPR[7:4] (SDM 10.8.6, CR8). */
 	uint64_t (*cr8_read)(void *opaque);
 	void (*cr8_write)(void *opaque, uint64_t val);
 	/* The virtual clock in ns (monotonic); the TSC runs at X86_TSC_KHZ from it. */

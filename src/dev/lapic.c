@@ -23,7 +23,7 @@
  * refused with "Received Illegal Vector"), TMR follows the trigger mode, PPR = TPR if TPR[7:4] >=
  * ISRV[7:4] else ISRV[7:4] << 4, an interrupt is deliverable when IRRV[7:4] > PPR[7:4]. EOI clears
  * the highest ISR bit and, if its TMR bit is set, tells the engine (ops->eoi) for the I/O APIC.
- * APR (SDM 10.8.3.1 of older editions) is computed for reading only.
+ * APR (SDM 10.8.3, older editions) is computed for reading only.
  *
  * Software disable (SVR bit 8 = 0, SDM 11.4.7.2): every LVT mask bit is set and cannot be
  * cleared; IRR and ISR are kept and held interrupts stay deliverable to the CPU ("pending
@@ -279,7 +279,7 @@ static uint32_t lapic_ppr(const struct lapic *apic)
 	return isr_class;
 }
 
-/* Arbitration priority (SDM 10.8.3.1 in editions that still describe it). */
+/* Arbitration priority (SDM 10.8.3 in editions that still describe it). */
 static uint32_t lapic_apr(const struct lapic *apic)
 {
 	uint32_t tpr_class = apic->tpr & 0xf0u;

@@ -355,7 +355,7 @@ static bool has_tiny(const union x86_xmm *r, unsigned rk)
 }
 
 /* The MXCSR the host runs a guest operation with: the guest's rounding, DAZ and FTZ, every
- * exception masked, no flags. FTZ only applies while underflow is masked (SDM 10.2.3.3). */
+ * exception masked, no flags. FTZ only applies while underflow is masked (SDM 10.2.3, FTZ). */
 static uint32_t host_mxcsr(uint32_t guest)
 {
 	uint32_t m = (guest & 0xffffu & ~MXCSR_FLAGS) | MXCSR_MASKS;
