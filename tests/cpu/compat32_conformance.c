@@ -4,7 +4,7 @@
  * registers, flags and scratch memory; EAX..EDI, the arithmetic flags and DF, and the scratch
  * buffer must match (flags the SDM calls undefined are left out).
  *
- * Native side: Linux x86-64 has a flat 32-bit user code segment (selector 0x23). A 64-bit stub
+ * Native side: Linux x86-64 has a flat 32-bit user code segment (selector 0x23). A 64-bit entry trampoline
  * in a MAP_32BIT page switches to a stack below 4 GiB and far-calls a 32-bit trampoline that
  * loads the registers, runs the instruction, stores them and far-returns. Cases with 16-bit
  * addressing use a data segment in the LDT (modify_ldt) whose base is the scratch buffer, so
@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "hostvisor/x86_cpu.h"
+#include "emu_memory.h"
 
 #define SCRATCH_SIZE 65536
 #define STACK_OFFSET 32768
@@ -46,7 +47,7 @@
 
 enum { EAX, ECX, EDX, EBX, ESP, EBP, ESI, EDI };
 
-/* The code page: slots, the register block, the 64-bit stub, the 32-bit trampoline. */
+/* The code page: slots, the register block, the 64-bit entry trampoline, the 32-bit trampoline. */
 #define SLOT_RSP 0
 #define SLOT_DS 8
 #define SLOT_ES 10
@@ -88,6 +89,7 @@ struct harness {
 };
 
 static struct harness H;
+static struct emu_memory EM; /* the emu's view of the case's memory */
 static sigjmp_buf native_jmp;
 static volatile sig_atomic_t native_signal;
 
@@ -337,7 +339,7 @@ static uint32_t code32(unsigned off)
 	return (uint32_t)(uintptr_t)H.code + off;
 }
 
-static void build_stub(void)
+static void build_code_page(void)
 {
 	static const uint8_t save[] = {0x53, 0x55, 0x41, 0x54, 0x41, 0x55, 0x41, 0x56, 0x41, 0x57};
 	static const uint8_t restore[] = {0x41, 0x5f, 0x41, 0x5e, 0x41, 0x5d,
@@ -434,44 +436,9 @@ static uint32_t insn_address(void)
 
 /* ---- the emu side ---- */
 
-static int emu_access(uint64_t a, size_t len, bool write, uint8_t **p)
-{
-	uint64_t code = (uint64_t)(uintptr_t)H.code, scr = H.scratch32;
 
-	if (!write && a >= code && a + len <= code + PAGE) {
-		*p = H.code + (a - code);
-		return 0;
-	}
-	if (a >= scr && a + len <= scr + SCRATCH_SIZE) {
-		*p = H.emu_scratch + (a - scr);
-		return 0;
-	}
-	return X86_EXC_PF;
-}
 
-static int emu_read(void *opaque, uint64_t a, void *buf, size_t len)
-{
-	uint8_t *p;
-	int rc = emu_access(a, len, false, &p);
 
-	(void)opaque;
-	if (rc == 0)
-		memcpy(buf, p, len);
-	return rc;
-}
-
-static int emu_write(void *opaque, uint64_t a, const void *buf, size_t len)
-{
-	uint8_t *p;
-	int rc = emu_access(a, len, true, &p);
-
-	(void)opaque;
-	if (rc == 0)
-		memcpy(p, buf, len);
-	return rc;
-}
-
-static const struct x86_mem_ops emu_ops = {.read = emu_read, .write = emu_write};
 
 #define DATA_RW (X86_SEGA_P | X86_SEGA_S | (3u << X86_SEGA_DPL_SHIFT) | 0x3)
 
@@ -519,9 +486,9 @@ static int emu_run(const struct tcase *c, struct x86_cpu *emu)
 		emu->gpr[r] = c->gpr[r];
 	emu->rflags = c->eflags | X86_FLAG_IF; /* user code always runs with IF set */
 	emu->rip = rip = insn_address();
-	exc = x86_step(emu, &emu_ops, NULL);
+	exc = x86_step(emu, &emu_memory_ops, &EM);
 	for (unsigned i = 0; c->rep && exc == 0 && emu->rip == rip && i < 64; i++)
-		exc = x86_step(emu, &emu_ops, NULL);
+		exc = x86_step(emu, &emu_memory_ops, &EM);
 	return exc;
 }
 
@@ -1159,6 +1126,9 @@ static bool setup(void)
 	if (!H.code || !H.stack32 || !H.scratch || !H.emu_scratch || !H.init_scratch)
 		return false;
 	H.scratch32 = (uint32_t)(uintptr_t)H.scratch;
+	EM = (struct emu_memory){.code_at = (uint64_t)(uintptr_t)H.code, .code_len = PAGE,
+				 .code = H.code, .data_at = H.scratch32,
+				 .data_len = SCRATCH_SIZE, .data = H.emu_scratch};
 	H.state = (uint32_t *)(void *)(H.code + STATE);
 	if (sigaltstack(&ss, NULL))
 		return false;
@@ -1170,7 +1140,7 @@ static bool setup(void)
 	sigaction(SIGBUS, &sa, NULL);
 	sigaction(SIGILL, &sa, NULL);
 	sigaction(SIGTRAP, &sa, NULL);
-	build_stub();
+	build_code_page();
 	H.have_ldt = ldt_entry(0, H.scratch32, 0xffff, 0, false) &&
 		     ldt_entry(1, H.scratch32, 0xfff, 1, false) &&
 		     ldt_entry(2, H.scratch32, 0xffff, 0, true);

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "hostvisor/x86_cpu.h"
+#include "emu_memory.h"
 #include "native.h"
 
 #define SCRATCH_SIZE 65536
@@ -59,6 +60,7 @@ struct harness {
 };
 
 static struct harness H;
+static struct emu_memory EM; /* the emu's view of the case's memory */
 
 /* ---- random values ---- */
 
@@ -342,43 +344,9 @@ static bool t_has_mem(const struct tcase *c, unsigned *base)
 
 /* ---- running and comparing ---- */
 
-static int emu_access(uint64_t a, size_t len, bool write, uint8_t **p)
-{
-	uint64_t code = (uint64_t)(uintptr_t)native_code_page();
-	uint64_t scr = (uint64_t)(uintptr_t)H.scratch;
 
-	if (!write && a >= code && a + len <= code + NATIVE_PAGE_SIZE && a + len > a) {
-		*p = native_code_page() + (a - code);
-		return 0;
-	}
-	if (a >= scr && a + len <= scr + SCRATCH_SIZE && a + len > a) {
-		*p = H.emu_scratch + (a - scr);
-		return 0;
-	}
-	return X86_EXC_PF;
-}
 
-static int emu_read(void *opaque, uint64_t a, void *buf, size_t len)
-{
-	uint8_t *p;
-	int rc = emu_access(a, len, false, &p);
 
-	if (rc == 0)
-		memcpy(buf, p, len);
-	return rc;
-}
-
-static int emu_write(void *opaque, uint64_t a, const void *buf, size_t len)
-{
-	uint8_t *p;
-	int rc = emu_access(a, len, true, &p);
-
-	if (rc == 0)
-		memcpy(p, buf, len);
-	return rc;
-}
-
-static const struct x86_mem_ops emu_ops = {.read = emu_read, .write = emu_write};
 
 static void print_case(const struct tcase *c, const struct native_state *nat,
 		       const struct x86_cpu *emu)
@@ -556,11 +524,11 @@ static bool native_next_rip(const struct tcase *c, uint64_t rip, uint64_t taken,
 
 static int emu_run(const struct tcase *c, struct x86_cpu *emu, uint64_t rip)
 {
-	int exc = x86_step(emu, &emu_ops, NULL);
+	int exc = x86_step(emu, &emu_memory_ops, &EM);
 
 	/* an unfinished REP string leaves RIP on itself; 64 chunks are plenty for the cases */
 	for (unsigned i = 0; c->rep && exc == 0 && emu->rip == rip && i < 64; i++)
-		exc = x86_step(emu, &emu_ops, NULL);
+		exc = x86_step(emu, &emu_memory_ops, &EM);
 	return exc;
 }
 
@@ -631,7 +599,7 @@ static void step_check(const char *what, const uint8_t *b, unsigned n, uint64_t 
 	emu.gpr[RBX] = rbx;
 	emu.rip = (uint64_t)(uintptr_t)page + at_offset;
 	before = emu;
-	rc = x86_step(&emu, &emu_ops, NULL);
+	rc = x86_step(&emu, &emu_memory_ops, &EM);
 	if (rc != want) {
 		H.class_failures++;
 		printf("  %s: x86_step returned %#x, want %#x\n", what, (unsigned)rc,
@@ -679,7 +647,7 @@ static void run_step_checks(void)
 	x86_cpu_init(&emu);
 	emu.rip = (uint64_t)(uintptr_t)native_code_page() + 64;
 	emu.gpr[RSP] = 0x2000;
-	if (x86_step(&emu, &emu_ops, NULL) != X86_EXC_PF || emu.gpr[RSP] != 0x2000 ||
+	if (x86_step(&emu, &emu_memory_ops, &EM) != X86_EXC_PF || emu.gpr[RSP] != 0x2000 ||
 	    emu.rip != (uint64_t)(uintptr_t)native_code_page() + 64) {
 		H.class_failures++;
 		printf("  push to unmapped stack\n");
@@ -708,6 +676,10 @@ int main(int argc, char **argv)
 		printf("FAIL: cpu/setup\n");
 		return 1;
 	}
+	EM = (struct emu_memory){.code_at = (uint64_t)(uintptr_t)native_code_page(),
+				 .code_len = NATIVE_PAGE_SIZE, .code = native_code_page(),
+				 .data_at = (uint64_t)(uintptr_t)H.scratch, .data_len = SCRATCH_SIZE,
+				 .data = H.emu_scratch};
 	for (unsigned i = 0; i < SCRATCH_SIZE; i++)
 		H.init_scratch[i] = (uint8_t)rnd();
 	H.gs_base = native_set_gs_base((uint64_t)(uintptr_t)H.scratch + DATA_OFFSET)

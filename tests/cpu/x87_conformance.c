@@ -37,6 +37,7 @@
 #include <unistd.h>
 
 #include "hostvisor/x86_cpu.h"
+#include "emu_memory.h"
 
 #define DATA_SIZE 4096
 #define DATA_BASE_OFF 1024 /* RBX points here; memory operands are [rbx + disp8] */
@@ -99,6 +100,7 @@ struct harness {
 };
 
 static struct harness H;
+static struct emu_memory EM; /* the emu's view of the case's memory */
 static sigjmp_buf jmp_env;
 static volatile sig_atomic_t got_signal;
 
@@ -412,46 +414,9 @@ static void rnd_state(uint8_t *img, bool allow_pending)
 
 /* ---- the emu's memory: the code page and the data page at their host addresses ---- */
 
-static int emu_access(uint64_t a, size_t len, bool write, uint8_t **p)
-{
-	uint64_t code = (uint64_t)(uintptr_t)H.code, data = (uint64_t)(uintptr_t)H.data;
 
-	if (a + len < a)
-		return X86_EXC_PF;
-	if (!write && a >= code && a + len <= code + 4096) {
-		*p = H.code + (a - code);
-		return 0;
-	}
-	if (a >= data && a + len <= data + DATA_SIZE) {
-		*p = H.emu_data + (a - data);
-		return 0;
-	}
-	return X86_EXC_PF;
-}
 
-static int emu_read(void *opaque, uint64_t a, void *buf, size_t len)
-{
-	uint8_t *p;
-	int rc = emu_access(a, len, false, &p);
 
-	(void)opaque;
-	if (rc == 0)
-		memcpy(buf, p, len);
-	return rc;
-}
-
-static int emu_write(void *opaque, uint64_t a, const void *buf, size_t len)
-{
-	uint8_t *p;
-	int rc = emu_access(a, len, true, &p);
-
-	(void)opaque;
-	if (rc == 0)
-		memcpy(p, buf, len);
-	return rc;
-}
-
-static const struct x86_mem_ops emu_ops = {.read = emu_read, .write = emu_write};
 
 /* ---- classes ---- */
 
@@ -603,7 +568,7 @@ static void run_case(const char *cls, const struct xcase *c)
 	before = emu;
 
 	sig = native(&ctx);
-	exc = x86_step(&emu, &emu_ops, NULL);
+	exc = x86_step(&emu, &emu_memory_ops, &EM);
 	if (sig || exc) {
 		if (exc_matches(sig, exc))
 			H.faulted[sig & 31]++;
@@ -889,14 +854,14 @@ static int emu_one(struct x86_cpu *emu, const uint8_t *b, unsigned n)
 	x86_cpu_init(emu);
 	emu->gpr[X86_RBX] = (uint64_t)(uintptr_t)H.data + DATA_BASE_OFF;
 	emu->rip = (uint64_t)(uintptr_t)H.code;
-	return x86_step(emu, &emu_ops, NULL);
+	return x86_step(emu, &emu_memory_ops, &EM);
 }
 
 static int emu_again(struct x86_cpu *emu, const uint8_t *b, unsigned n)
 {
 	memcpy(H.code, b, n);
 	emu->rip = (uint64_t)(uintptr_t)H.code;
-	return x86_step(emu, &emu_ops, NULL);
+	return x86_step(emu, &emu_memory_ops, &EM);
 }
 
 static void run_emu_checks(void)
@@ -938,7 +903,7 @@ static void run_emu_checks(void)
 	emu_again(&emu, fld1, 2);
 	memcpy(H.code, (const uint8_t[]){0xd9, 0xee}, 2); /* FLDZ */
 	emu.rip = (uint64_t)(uintptr_t)H.code;
-	x86_step(&emu, &emu_ops, NULL);
+	x86_step(&emu, &emu_memory_ops, &EM);
 	rc = emu_again(&emu, fdiv_st0, 2); /* st0 = 0 / 1? no: fdiv st0, st1 = 0/1 */
 	emu_check("FDIV 0/1 runs", rc == 0);
 	memcpy(H.code, (const uint8_t[]){0xd8, 0xf1}, 2);
@@ -1086,6 +1051,9 @@ int main(int argc, char **argv)
 		      -1, 0);
 	H.data = aligned_alloc(4096, DATA_SIZE);
 	H.emu_data = malloc(DATA_SIZE);
+	EM = (struct emu_memory){.code_at = (uint64_t)(uintptr_t)H.code, .code_len = 4096,
+				 .code = H.code, .data_at = (uint64_t)(uintptr_t)H.data,
+				 .data_len = DATA_SIZE, .data = H.emu_data};
 	if (H.code == MAP_FAILED || !H.data || !H.emu_data || sigaltstack(&ss, NULL)) {
 		printf("FAIL: x87/setup\n");
 		return 1;
