@@ -23,8 +23,12 @@ static uint64_t host_ram_bytes(void)
 	return pages > 0 && size > 0 ? (uint64_t)pages * (uint64_t)size : 0;
 }
 
-/* The default guest lives beside the binary: build/hostvisor -> build/guest/. */
-static int default_guest(struct vm_config *cfg, char *paths, size_t len)
+/*
+ * The default guest lives beside the binary: build/hostvisor -> build/guest/. The emu engine
+ * takes the uncompressed vmlinux where it is there: on a software CPU the bzImage's decompressor
+ * costs more than the rest of the boot (DESIGN.md section 6).
+ */
+static int default_guest(struct vm_config *cfg, bool prefer_elf, char *paths, size_t len)
 {
 	char exe[PATH_MAX];
 	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
@@ -34,7 +38,9 @@ static int default_guest(struct vm_config *cfg, char *paths, size_t len)
 		return -errno;
 	exe[n] = '\0';
 	dir = dirname(exe);
-	snprintf(kernel, len / 2, "%s/guest/vmlinuz", dir);
+	snprintf(kernel, len / 2, "%s/guest/vmlinux", dir);
+	if (!prefer_elf || access(kernel, R_OK) != 0)
+		snprintf(kernel, len / 2, "%s/guest/vmlinuz", dir);
 	snprintf(initrd, len / 4, "%s/guest/initrd.img", dir);
 	snprintf(append, len / 4, "%s%s%s", DEFAULT_GUEST_APPEND, cfg->append ? " " : "",
 		 cfg->append ? cfg->append : "");
@@ -119,10 +125,11 @@ int main(int argc, char **argv)
 	log_set_level(cfg.verbose >= 2 ? LOG_DEBUG : cfg.verbose ? LOG_INFO : LOG_WARN);
 	if (cmd == CMD_PROBE)
 		return probe_command();
-	if (!cfg.kernel && default_guest(&cfg, default_paths, sizeof(default_paths)) < 0)
-		return 1;
 	engine = choose_engine(cfg.engine);
 	if (!engine)
+		return 1;
+	if (!cfg.kernel && default_guest(&cfg, engine == &emu_engine_ops, default_paths,
+					 sizeof(default_paths)) < 0)
 		return 1;
 	block_quit_signals();
 	if (vm_create(&vm, &cfg, engine) < 0)

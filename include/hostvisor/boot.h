@@ -1,6 +1,7 @@
 /*
  * Kernel loaders: the Linux x86 boot protocol for bzImage (Documentation/arch/x86/boot.rst,
- * protocol 2.06 and later) and Multiboot v1 (the Multiboot Specification 0.6.96). Both leave the
+ * protocol 2.06 and later), the PVH direct boot ABI for an uncompressed ELF vmlinux, and
+ * Multiboot v1 (the Multiboot Specification 0.6.96). Both leave the
  * CPU in the state their protocol defines at the 32-bit entry: flat protected mode with 4 GiB
  * code and data segments, paging and interrupts off. The engine sets that state from boot_entry.
  *
@@ -40,9 +41,13 @@ struct boot_images {
 /* Recognisers, cheap, for picking the loader. */
 bool linux_is_bzimage(const uint8_t *image, size_t len);
 bool multiboot_find_header(const uint8_t *image, size_t len);
+bool pvh_is_elf_kernel(const uint8_t *image, size_t len);
 
 int linux_load(const struct gmem *gm, const struct e820_map *map, const struct boot_images *img,
 	       struct boot_entry *entry, char *err, size_t errlen);
+/* An x86-64 ELF kernel (vmlinux) with the PVH entry note; %ebx = struct hvm_start_info. */
+int pvh_load(const struct gmem *gm, const struct e820_map *map, const struct boot_images *img,
+	     struct boot_entry *entry, char *err, size_t errlen);
 /* The initrd, if any, becomes module 0 with the string "initrd". */
 int multiboot_load(const struct gmem *gm, const struct e820_map *map,
 		   const struct boot_images *img, struct boot_entry *entry, char *err,

@@ -153,8 +153,11 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, const struct engine_op
 			goto fail;
 	}
 	if (!linux_is_bzimage(vm->kernel, vm->kernel_len) &&
-	    !multiboot_find_header(vm->kernel, vm->kernel_len)) {
-		snprintf(err, sizeof(err), "kernel %s: neither a Linux bzImage nor a Multiboot kernel",
+	    !multiboot_find_header(vm->kernel, vm->kernel_len) &&
+	    !pvh_is_elf_kernel(vm->kernel, vm->kernel_len)) {
+		snprintf(err, sizeof(err),
+			 "kernel %s: neither a Linux bzImage, an x86-64 ELF kernel nor a Multiboot "
+			 "kernel",
 			 cfg->kernel);
 		rc = -EINVAL;
 		goto fail;
@@ -253,6 +256,8 @@ static int load_kernel(struct vm *vm, char *err, size_t errlen)
 	}
 	if (linux_is_bzimage(vm->kernel, vm->kernel_len))
 		return linux_load(&vm->gmem, &vm->e820, &img, &vm->entry, err, errlen);
+	if (!multiboot_find_header(vm->kernel, vm->kernel_len))
+		return pvh_load(&vm->gmem, &vm->e820, &img, &vm->entry, err, errlen);
 	return multiboot_load(&vm->gmem, &vm->e820, &img, &vm->entry, err, errlen);
 }
 
