@@ -351,6 +351,7 @@ static void set_virtual_wire(struct emu_vcpu *v)
 int emu_vcpu_init(struct vcpu *vcpu)
 {
 	struct emu_vcpu *v = aligned_alloc(64, (sizeof(*v) + 63) & ~(size_t)63);
+	pthread_condattr_t attr;
 
 	if (!v)
 		return -ENOMEM;
@@ -358,7 +359,12 @@ int emu_vcpu_init(struct vcpu *vcpu)
 	v->vcpu = vcpu;
 	v->ev = emu_vm_of(vcpu->vm);
 	pthread_mutex_init(&v->wait_lock, NULL);
-	pthread_cond_init(&v->wait_cond, NULL);
+	/* wait_for_kick's deadline is on CLOCK_MONOTONIC; the default clock is CLOCK_REALTIME, with
+	 * which every deadline lies in the past and a halted vCPU spins. */
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_cond_init(&v->wait_cond, &attr);
+	pthread_condattr_destroy(&attr);
 	vcpu->engine = v;
 	v->icache = icache_create();
 	v->apic = lapic_create(&emu_lapic_ops, v, vcpu->vm->loop, (uint8_t)vcpu->id,
