@@ -188,6 +188,9 @@ static uint64_t advance_ip(const struct x86_cpu *cpu, uint64_t rip, unsigned len
 	}
 }
 
+static int execute_general(struct x86_cpu *cpu, const struct x86_mem_ops *mem, void *opaque,
+			   const struct x86_insn *in, uint8_t *hint);
+
 int x86_execute(struct x86_cpu *cpu, const struct x86_mem_ops *mem, void *opaque,
 		const struct x86_insn *in)
 {
@@ -198,6 +201,29 @@ int x86_execute(struct x86_cpu *cpu, const struct x86_mem_ops *mem, void *opaque
 
 int x86_execute_hinted(struct x86_cpu *cpu, const struct x86_mem_ops *mem, void *opaque,
 		       const struct x86_insn *in, uint8_t *hint)
+{
+	uint8_t *unit = hint, no_hint = 0;
+	int fast_rc;
+
+	/* The hint: X86_HINT_FAST | kind for a short path (exec_fast.c), else the unit. */
+	if (*hint == 0) {
+		unsigned kind = x86_fast_select(in);
+
+		if (kind)
+			*hint = (uint8_t)(X86_HINT_FAST | kind);
+	}
+	if (*hint & X86_HINT_FAST) {
+		fast_rc = x86_fast_exec(cpu, mem, opaque, in, *hint & ~X86_HINT_FAST);
+		if (fast_rc != X86_EXEC_UNHANDLED)
+			return fast_rc;
+		unit = &no_hint;
+	}
+	return execute_general(cpu, mem, opaque, in, unit);
+}
+
+/* The general path: a snapshot of the registers, the units, and the commit. */
+static int execute_general(struct x86_cpu *cpu, const struct x86_mem_ops *mem, void *opaque,
+			   const struct x86_insn *in, uint8_t *hint)
 {
 	struct x86_exec x = {.cpu = cpu, .mem = mem, .opaque = opaque, .in = in};
 	uint64_t saved_gpr[X86_GPR_COUNT], saved_rip = cpu->rip, saved_rflags = cpu->rflags;
