@@ -79,11 +79,16 @@ void x86_update_mode(struct x86_cpu *cpu)
 		cpu->mode = X86_MODE_PROT16;
 }
 
-static int decode_result(int rc)
+/* A decoder error as the exception it raises: #UD, or #GP(0) for more than 15 bytes (SDM
+ * 2.3.11), whose error code must not be what an earlier fault left. */
+static int decode_result(struct x86_cpu *cpu, int rc)
 {
 	if (rc > 0)
 		return 0;
-	return rc == X86_DECODE_GP ? X86_EXC_GP : X86_EXC_UD;
+	if (rc != X86_DECODE_GP)
+		return X86_EXC_UD;
+	cpu->fault_error_code = 0;
+	return X86_EXC_GP;
 }
 
 /* The linear address of CS:IP + offset; outside 64-bit mode the offset must be within the
@@ -129,14 +134,14 @@ int x86_fetch_decode(struct x86_cpu *cpu, const struct x86_mem_ops *mem, void *o
 	int rc;
 
 	if (fetch_bytes(cpu, mem, opaque, 0, bytes, sizeof(bytes)) == 0)
-		return decode_result(x86_decode(bytes, sizeof(bytes), cpu->mode, in));
+		return decode_result(cpu, x86_decode(bytes, sizeof(bytes), cpu->mode, in));
 	for (avail = 1; avail <= sizeof(bytes); avail++) {
 		rc = fetch_bytes(cpu, mem, opaque, avail - 1, &bytes[avail - 1], 1);
 		if (rc)
 			return rc;
 		rc = x86_decode(bytes, avail, cpu->mode, in);
 		if (rc != X86_DECODE_MORE)
-			return decode_result(rc);
+			return decode_result(cpu, rc);
 	}
 	cpu->fault_error_code = 0;
 	return X86_EXC_GP;
