@@ -84,11 +84,17 @@ static int uncached(struct icache *ic, struct x86_cpu *cpu, const struct x86_mem
 static const uint8_t *window_at_rip(struct x86_cpu *cpu, const struct x86_mem_ops *mem,
 				    void *opaque, int *rc)
 {
-	const uint8_t *host = x86_tlb_host(cpu, cpu->rip, ICACHE_WINDOW, X86_ACC_FETCH);
+	const uint8_t *host;
 	uint8_t *walked;
 	uint64_t phys;
 
 	*rc = 0;
+	/* A non-canonical RIP (code ran up to the end of the lower half): the uncached path
+	 * raises its #GP(0), SDM vol. 1 3.3.7.1. The cursor cannot get there: it stays on the
+	 * page of a fetch that passed this check. */
+	if ((uint64_t)((int64_t)(cpu->rip << 16) >> 16) != cpu->rip)
+		return NULL;
+	host = x86_tlb_host(cpu, cpu->rip, ICACHE_WINDOW, X86_ACC_FETCH);
 	if (__builtin_expect(host != NULL, 1))
 		return host;
 	*rc = x86_mmu_translate(cpu, mem, opaque, cpu->rip, X86_ACC_FETCH, &phys, &walked);

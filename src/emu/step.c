@@ -92,14 +92,17 @@ static int decode_result(struct x86_cpu *cpu, int rc)
 }
 
 /* The linear address of CS:IP + offset; outside 64-bit mode the offset must be within the
- * CS limit (SDM 5.3). */
+ * CS limit (SDM 5.3), in 64-bit mode the address must be canonical (SDM vol. 1 3.3.7.1). */
 static int fetch_linear(struct x86_cpu *cpu, uint64_t offset, uint64_t *linear)
 {
 	const struct x86_segment *cs = &cpu->seg[X86_SEG_CS];
 
 	if (cpu->mode == X86_MODE_LONG64) {
 		*linear = cpu->rip + offset;
-		return 0;
+		if (x86_is_canonical(*linear))
+			return 0;
+		cpu->fault_error_code = 0;
+		return X86_EXC_GP;
 	}
 	if (((cpu->rip + offset) & 0xffffffffull) > cs->limit) {
 		cpu->fault_error_code = 0;
@@ -115,7 +118,7 @@ static int fetch_bytes(struct x86_cpu *cpu, const struct x86_mem_ops *mem, void 
 	uint64_t linear;
 	int rc = fetch_linear(cpu, offset, &linear);
 
-	if (rc == 0 && cpu->mode != X86_MODE_LONG64 && len > 1)
+	if (rc == 0 && len > 1) /* the last byte too: limit, canonical boundary */
 		rc = fetch_linear(cpu, offset + len - 1, &linear) ?: fetch_linear(cpu, offset, &linear);
 	if (rc)
 		return rc;
