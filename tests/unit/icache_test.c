@@ -34,9 +34,9 @@
 #define PD 0x3000ull
 #define PT 0x4000ull /* maps linear 0..2 MiB; identity except where a test remaps */
 #define STACK_TOP 0x9000ull
-#define CODE 0x100000ull      /* code pages, linear == physical */
+#define CODE 0x100000ull /* code pages, linear == physical */
 #define CODE_END 0x140000ull
-#define ALT 0x200000ull       /* physical pages mapped only where a test says */
+#define ALT 0x200000ull	      /* physical pages mapped only where a test says */
 #define MMIO_PHYS 0x300000ull /* a physical page that is not RAM: read through mem->read */
 
 #define P 0x1ull
@@ -226,8 +226,7 @@ static uint64_t emit(struct as *a, const uint8_t *b, size_t n)
 	return at;
 }
 
-#define EMIT(a, ...)                                                                               \
-	emit(a, (const uint8_t[]){__VA_ARGS__}, sizeof((const uint8_t[]){__VA_ARGS__}))
+#define EMIT(a, ...) emit(a, (const uint8_t[]){__VA_ARGS__}, sizeof((const uint8_t[]){__VA_ARGS__}))
 
 static uint64_t emit_imm(struct as *a, uint64_t v, size_t n)
 {
@@ -322,12 +321,12 @@ static void test_straight_line_decodes_once(void **state)
 
 	mov_r32_imm(&a, X86_RAX, 7);
 	mov_r32_imm(&a, X86_RBX, 5);
-	EMIT(&a, 0x01, 0xd8);             /* add eax, ebx */
+	EMIT(&a, 0x01, 0xd8);		  /* add eax, ebx */
 	EMIT(&a, 0x48, 0x8d, 0x0c, 0x40); /* lea rcx, [rax + rax*2] */
-	EMIT(&a, 0x48, 0x89, 0xca);       /* mov rdx, rcx */
-	EMIT(&a, 0xd1, 0xe2);             /* shl edx, 1 */
-	EMIT(&a, 0x0f, 0xaf, 0xd3);       /* imul edx, ebx */
-	EMIT(&a, 0x48, 0xf7, 0xd8);       /* neg rax */
+	EMIT(&a, 0x48, 0x89, 0xca);	  /* mov rdx, rcx */
+	EMIT(&a, 0xd1, 0xe2);		  /* shl edx, 1 */
+	EMIT(&a, 0x0f, 0xaf, 0xd3);	  /* imul edx, ebx */
+	EMIT(&a, 0x48, 0xf7, 0xd8);	  /* neg rax */
 	end = a.lin;
 	for (int pass = 0; pass < 3; pass++) {
 		memset(c->gpr, 0, sizeof(c->gpr));
@@ -345,19 +344,20 @@ static void test_straight_line_decodes_once(void **state)
 static void test_loop_decodes_once(void **state)
 {
 	struct env *e = *state;
-	struct as a = as_at(e, CODE + 0x1000, CODE + 0x1000), f = as_at(e, CODE + 0x5000, CODE + 0x5000);
+	struct as a = as_at(e, CODE + 0x1000, CODE + 0x1000),
+		  f = as_at(e, CODE + 0x5000, CODE + 0x5000);
 	struct x86_cpu *c = &e->cpu;
 	uint64_t back, end;
 
 	EMIT(&f, 0x83, 0xc2, 0x02); /* add edx, 2 */
-	EMIT(&f, 0xc3);             /* ret */
+	EMIT(&f, 0xc3);		    /* ret */
 	mov_r32_imm(&a, X86_RCX, 1000);
-	EMIT(&a, 0x31, 0xc0); /* xor eax, eax */
-	EMIT(&a, 0x31, 0xdb); /* xor ebx, ebx */
+	EMIT(&a, 0x31, 0xc0);		   /* xor eax, eax */
+	EMIT(&a, 0x31, 0xdb);		   /* xor ebx, ebx */
 	back = EMIT(&a, 0x83, 0xc0, 0x03); /* add eax, 3 */
-	EMIT(&a, 0x48, 0x01, 0xc3);        /* add rbx, rax */
+	EMIT(&a, 0x48, 0x01, 0xc3);	   /* add rbx, rax */
 	call_rel32(&a, CODE + 0x5000);
-	EMIT(&a, 0xff, 0xc9); /* dec ecx */
+	EMIT(&a, 0xff, 0xc9);	   /* dec ecx */
 	emit_rel8(&a, 0x75, back); /* jnz back */
 	end = a.lin;
 	run(e, CODE + 0x1000, end, 10000);
@@ -447,9 +447,9 @@ static void run_store_loop(struct env *e, const uint8_t *store, size_t store_len
 	emit_imm(&a, patch, 4);
 	emit(&a, next, next_len);
 	EMIT(&a, 0x48, 0x01, 0xc3); /* add rbx, rax */
-	EMIT(&a, 0xff, 0xc2);       /* inc edx */
-	EMIT(&a, 0xff, 0xc9);       /* dec ecx */
-	emit_rel8(&a, 0x75, g);     /* jnz g */
+	EMIT(&a, 0xff, 0xc2);	    /* inc edx */
+	EMIT(&a, 0xff, 0xc9);	    /* dec ecx */
+	emit_rel8(&a, 0x75, g);	    /* jnz g */
 	stored = a.lin;
 	e->cpu.gpr[X86_RBX] = 0;
 	e->cpu.gpr[X86_RCX] = 10;
@@ -519,9 +519,9 @@ static void test_smc_opcode_change_resets_hint(void **state)
 	struct x86_cpu *c = &e->cpu;
 
 	EMIT(&a, 0x88, 0x15, 0, 0, 0, 0); /* mov [rip + 0], dl */
-	EMIT(&a, 0x01, 0xd8);             /* add eax, ebx | xchg eax, ebx */
-	EMIT(&a, 0x80, 0xf2, 0x86);       /* xor dl, 0x86: 0x01 <-> 0x87 */
-	EMIT(&a, 0xff, 0xce);             /* dec esi */
+	EMIT(&a, 0x01, 0xd8);		  /* add eax, ebx | xchg eax, ebx */
+	EMIT(&a, 0x80, 0xf2, 0x86);	  /* xor dl, 0x86: 0x01 <-> 0x87 */
+	EMIT(&a, 0xff, 0xce);		  /* dec esi */
 	emit_rel8(&a, 0x75, g);
 	end = a.lin;
 	c->gpr[X86_RAX] = 1;
@@ -723,8 +723,8 @@ static void test_page_end(void **state)
 	/* The next linear page is not the next physical one; that one holds junk. */
 	map(e, x + 0x1000, next | P | RW | US);
 	memset(e->ram + x + 0x1000, 0xee, 0x1000);
-	mov_r32_imm(&a, X86_RAX, 0x12345678); /* window ends at the page end exactly */
-	mov_r32_imm(&a, X86_RBX, 0x11223344); /* window crosses */
+	mov_r32_imm(&a, X86_RAX, 0x12345678);	      /* window ends at the page end exactly */
+	mov_r32_imm(&a, X86_RBX, 0x11223344);	      /* window crosses */
 	EMIT(&a, 0x48, 0xb9, 0x11, 0x22, 0x33, 0x44); /* mov rcx, imm64: crosses */
 	a = as_at(e, x + 0x1000, next);
 	EMIT(&a, 0x55, 0x66, 0x77, 0x88);
