@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # The Linux guest checks of tests/integration/linux_boot.sh, which runs this file where KVM runs a
-# kernel at speed: on the host itself, or inside the carrier (tests/carrier/run.sh) on a PVM host.
+# kernel at speed: on the host itself, or inside the carrier (tests/carrier/run.sh) on a PVM host;
+# and of tests/integration/linux_emu.sh, which runs it with ENGINE=emu on the host itself.
 # It is not executable on purpose: tests/run.sh runs every executable tests/integration/*.sh on
-# the host, and this file must go through linux_boot.sh.
+# the host, and this file must go through linux_boot.sh or linux_emu.sh.
 #
-#   BUILD=build bash tests/integration/linux_boot_checks.sh [BOOT...]
+#   BUILD=build [ENGINE=kvm|emu] bash tests/integration/linux_boot_checks.sh [BOOT...]
 #
-# Boots the default guest ($BUILD/guest/vmlinuz + initrd.img, /init = guest/init) on the kvm
-# engine and prints one line per check, "PASS: linux/<check>" or "FAIL: linux/<check>: <reason>":
+# Boots the default guest ($BUILD/guest/vmlinuz + initrd.img, /init = guest/init) on the engine
+# ENGINE (default kvm) and prints one line per check, "PASS: P/<check>" or "FAIL: P/<check>:
+# <reason>", where P is linux for kvm and linux-emu for emu:
 #   boot, hv.run, cpus, hwclock, dmesg   one boot, --cpus 4 --no-reboot, whose hv.run command
 #            prints hwclock -r -u, a computed value, nproc, the cpuinfo count and the whole dmesg
 #   hv.run-status      hv.run="exit 3" prints HV-EXIT 3 and hostvisor exits 0
@@ -15,21 +17,40 @@
 #   reboot             hv.run="reboot -f" without --no-reboot boots again; SIGTERM ends it (143)
 #   input              COM1 on a UNIX socket, the console shell: typed input is echoed and run
 # BOOT names a subset to run (main, run_status, reboot_no_reboot, reboot, input; default all).
-# Every wait is bounded (LINUX_BOOT_TIMEOUT seconds per boot, default 120). The serial output and
-# stderr of each boot are copied to $BUILD/test-logs/linux-<boot>.{log,stderr}.
+# Every wait is bounded: LINUX_BOOT_TIMEOUT seconds per boot on kvm (default 120),
+# LINUX_EMU_BOOT_TIMEOUT on emu (default 300; the emu engine interprets every instruction). When
+# LINUX_CHECKS_DEADLINE is set (seconds since the epoch, linux_emu.sh sets it) no boot runs past
+# it. The serial output and stderr of each boot are copied to
+# $BUILD/test-logs/P-<boot>.{log,stderr}.
 set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 2
 
 BUILD=${BUILD:-build}
 HV=$BUILD/hostvisor
 LOGDIR=$BUILD/test-logs
-BOOT_TIMEOUT=${LINUX_BOOT_TIMEOUT:-120}
+ENGINE=${ENGINE:-kvm}
+case $ENGINE in
+kvm)
+	PREFIX=linux
+	BOOT_TIMEOUT=${LINUX_BOOT_TIMEOUT:-120}
+	;;
+emu)
+	PREFIX=linux-emu
+	BOOT_TIMEOUT=${LINUX_EMU_BOOT_TIMEOUT:-300}
+	;;
+*)
+	echo "linux_boot_checks: ENGINE=$ENGINE: expected kvm or emu" >&2
+	exit 2
+	;;
+esac
+DEADLINE=${LINUX_CHECKS_DEADLINE:-}
+LIMIT=$BOOT_TIMEOUT # the bound of the boot under way (boot_limit)
 NO_REBOOT_LINE='hostvisor: guest reset; exiting (--no-reboot)'
 EXPECTED_CPUS=4
 
 # Logs are written to a local directory first: on the carrier, $BUILD is on virtio-9p, where
 # every small write is a round trip to the host.
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/linux-boot.XXXXXX") || exit 2
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/$PREFIX-boot.XXXXXX") || exit 2
 HV_PID= # the hostvisor running in the background, if any
 
 cleanup() {
@@ -40,7 +61,7 @@ cleanup() {
 	if mkdir -p "$LOGDIR" 2>/dev/null; then
 		local f
 		for f in "$WORK"/*.log "$WORK"/*.stderr; do
-			[ -f "$f" ] && cp "$f" "$LOGDIR/linux-${f##*/}"
+			[ -f "$f" ] && cp "$f" "$LOGDIR/$PREFIX-${f##*/}"
 		done
 	fi
 	rm -rf "$WORK"
@@ -51,10 +72,10 @@ trap 'exit 143' TERM HUP
 
 failures=0
 pass() { # check [detail]
-	echo "PASS: linux/$1${2:+ ($2)}"
+	echo "PASS: $PREFIX/$1${2:+ ($2)}"
 }
 fail() { # check reason
-	echo "FAIL: linux/$1: $2"
+	echo "FAIL: $PREFIX/$1: $2"
 	failures=$((failures + 1))
 }
 
@@ -73,6 +94,21 @@ wait_exit() { # pid seconds
 	if [ "$pid" = "$HV_PID" ]; then HV_PID=; fi
 }
 
+# Sets LIMIT to the seconds the next boot may take: BOOT_TIMEOUT, or less when the deadline
+# (LINUX_CHECKS_DEADLINE) is nearer; at least 1.
+boot_limit() {
+	LIMIT=$BOOT_TIMEOUT
+	[ -n "$DEADLINE" ] || return 0
+	local left=$((DEADLINE - $(date +%s)))
+	[ "$left" -lt "$LIMIT" ] && LIMIT=$left
+	[ "$LIMIT" -ge 1 ] || LIMIT=1
+}
+
+# Says so when the deadline made the bound of the boot under way shorter than BOOT_TIMEOUT.
+limit_note() {
+	[ "$LIMIT" -ge "$BOOT_TIMEOUT" ] || echo " (cut short by LINUX_CHECKS_DEADLINE)"
+}
+
 # Prefixes each line with the host clock when it arrived (seconds since the epoch), so that the
 # guest's RTC can be compared with the host clock at the moment the guest printed it.
 STAMP_PY='
@@ -88,7 +124,8 @@ for raw in sys.stdin.buffer:
 run_guest() { # name hostvisor-run-options...
 	local name=$1 start=$SECONDS
 	shift
-	timeout -k 5 "$BOOT_TIMEOUT" "$HV" run --engine kvm "$@" </dev/null \
+	boot_limit
+	timeout -k 5 "$LIMIT" "$HV" run --engine "$ENGINE" "$@" </dev/null \
 		2>"$WORK/$name.stderr" | python3 -c "$STAMP_PY" >"$WORK/$name.log"
 	local rc=${PIPESTATUS[0]}
 	echo "-- $name: $(status_text "$rc") after $((SECONDS - start)) s"
@@ -102,7 +139,7 @@ serial() { # name
 
 status_text() { # rc
 	case $1 in
-	124) echo "timed out after $BOOT_TIMEOUT s" ;;
+	124) echo "timed out after $LIMIT s$(limit_note)" ;;
 	*) echo "hostvisor exited $1" ;;
 	esac
 }
@@ -276,8 +313,14 @@ check_reboot_no_reboot() {
 # Without --no-reboot, reboot -f resets the machine and the guest boots again (and reboots again,
 # since the command line is the same): stop it with SIGTERM after the second HV-BOOTED.
 check_reboot() {
-	local log=$WORK/reboot.log deadline=$((SECONDS + 2 * BOOT_TIMEOUT)) boots=0 rc start=$SECONDS
-	"$HV" run --engine kvm --append 'hv.run="reboot -f"' </dev/null >"$log" 2>"$WORK/reboot.stderr" &
+	boot_limit
+	local window=$((2 * LIMIT)) # two boots, and not past the deadline
+	if [ -n "$DEADLINE" ] && [ "$window" -gt $((DEADLINE - $(date +%s))) ]; then
+		window=$((DEADLINE - $(date +%s)))
+		[ "$window" -ge 1 ] || window=1
+	fi
+	local log=$WORK/reboot.log deadline=$((SECONDS + window)) boots=0 rc start=$SECONDS
+	"$HV" run --engine "$ENGINE" --append 'hv.run="reboot -f"' </dev/null >"$log" 2>"$WORK/reboot.stderr" &
 	HV_PID=$!
 	while [ $SECONDS -lt $deadline ] && kill -0 "$HV_PID" 2>/dev/null; do
 		boots=$(grep -c 'HV-BOOTED' "$log")
@@ -289,7 +332,7 @@ check_reboot() {
 		if kill -0 "$HV_PID" 2>/dev/null; then
 			kill -TERM "$HV_PID"
 			wait_exit "$HV_PID" 10
-			fail reboot "$boots HV-BOOTED line(s) after $((2 * BOOT_TIMEOUT)) s, want 2"
+			fail reboot "$boots HV-BOOTED line(s) after $window s, want 2$(limit_note)"
 		else
 			wait_exit "$HV_PID" 1
 			rc=$EXIT_STATUS
@@ -312,12 +355,14 @@ check_reboot() {
 
 # Talks to the console shell on the COM1 socket: waits for HV-BOOTED and the prompt, types a
 # command, expects its echo and its output, then types exit. Exit status 0 when all went well,
-# else 1 with the reason on stdout. Everything received goes to LOG.
+# else 1 with the reason on stdout. Everything received goes to LOG. With a PID (emu), it stops
+# waiting for the socket as soon as that process has ended.
 # shellcheck disable=SC2016 # Python, not shell
 INPUT_PY='
 import re, select, socket, sys, time
 
 path, log_path, limit = sys.argv[1], sys.argv[2], float(sys.argv[3])
+watch_pid = int(sys.argv[4]) if len(sys.argv) > 4 and sys.argv[4] else 0
 deadline = time.monotonic() + limit
 log = open(log_path, "wb")
 buf = bytearray()
@@ -327,8 +372,17 @@ def fail(msg):
     print(msg)
     sys.exit(1)
 
+def process_gone(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except (OSError, IndexError):
+        return True
+
 def connect():
     while time.monotonic() < deadline:
+        if watch_pid and process_gone(watch_pid):
+            fail("hostvisor ended before the COM1 socket accepted a connection")
         s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             s.connect(path)
@@ -390,17 +444,19 @@ except EOFError:
 '
 
 check_input() {
-	local sock=$WORK/com1.sock reason rc start=$SECONDS
-	"$HV" run --engine kvm --no-reboot --serial "unix:$sock" </dev/null \
+	local sock=$WORK/com1.sock reason rc start=$SECONDS watch=
+	boot_limit
+	"$HV" run --engine "$ENGINE" --no-reboot --serial "unix:$sock" </dev/null \
 		>"$WORK/input.stdout" 2>"$WORK/input.stderr" &
 	HV_PID=$!
-	reason=$(python3 -c "$INPUT_PY" "$sock" "$WORK/input.log" "$BOOT_TIMEOUT" 2>&1)
+	[ "$ENGINE" = kvm ] || watch=$HV_PID
+	reason=$(python3 -c "$INPUT_PY" "$sock" "$WORK/input.log" "$LIMIT" "$watch" 2>&1)
 	local client=$?
 	if [ $client -ne 0 ]; then
 		kill -TERM "$HV_PID" 2>/dev/null
 		wait_exit "$HV_PID" 10
 		rc=$EXIT_STATUS
-		fail input "${reason:-the client failed} (hostvisor exited $rc)"
+		fail input "${reason:-the client failed} (hostvisor exited $rc)$(limit_note)"
 		return
 	fi
 	# The client waits for the socket to close, so hostvisor should be gone or nearly.
