@@ -7,18 +7,32 @@
 #
 #   BUILD=build [ENGINE=kvm|emu] bash tests/integration/linux_boot_checks.sh [BOOT...]
 #
-# Boots the default guest ($BUILD/guest/vmlinuz + initrd.img, /init = guest/init) on the engine
-# ENGINE (default kvm) and prints one line per check, "PASS: P/<check>" or "FAIL: P/<check>:
-# <reason>", where P is linux for kvm and linux-emu for emu:
-#   boot, hv.run, cpus, hwclock, dmesg   one boot, --cpus 4 --no-reboot, whose hv.run command
-#            prints hwclock -r -u, a computed value, nproc, the cpuinfo count and the whole dmesg
+# Boots the default guest ($BUILD/guest, /init = guest/init; hostvisor picks the kernel: the
+# vmlinuz on kvm, the ELF vmlinux through PVH on emu) on the engine ENGINE (default kvm) and
+# prints one line per check, "PASS: P/<check>" or "FAIL: P/<check>: <reason>", where P is linux
+# for kvm and linux-emu for emu:
+#   boot, hv.run, cpus, hwclock, dmesg   one boot, --cpus 4 (emu: 2) --no-reboot, whose hv.run
+#            command prints hwclock -r -u, a computed value, nproc, the cpuinfo count and the
+#            whole dmesg
 #   hv.run-status      hv.run="exit 3" prints HV-EXIT 3 and hostvisor exits 0
 #   reboot-no-reboot   hv.run="reboot -f" --no-reboot: exit 0 and the "guest reset" stderr line
 #   reboot             hv.run="reboot -f" without --no-reboot boots again; SIGTERM ends it (143)
 #   input              COM1 on a UNIX socket, the console shell: typed input is echoed and run
-# BOOT names a subset to run (main, run_status, reboot_no_reboot, reboot, input; default all).
+# On emu every boot costs most of a minute of host CPU, so the checks share four boots instead
+# of six (BOOT "emu", the default there):
+#   main     --cpus 2: the command above, then the workload of tests/integration/
+#            linux_emu_checks.sh (smp-parallel, sha256sum, iperf3, date, dmesg-cpu, checked
+#            in the same dmesg), ending with "exit 3": hv.run-status is checked on it too
+#   console  input on the console shell with --no-reboot, which then types reboot -f:
+#            reboot-no-reboot is checked on that reset
+#   reboot   as above (two boots), run at the same time as console (one vCPU each, two
+#            host cores)
+# BOOT names a subset to run (main, run_status, reboot_no_reboot, reboot, input, and emu; the
+# default is all five on kvm, emu on emu).
 # Every wait is bounded: LINUX_BOOT_TIMEOUT seconds per boot on kvm (default 120),
-# LINUX_EMU_BOOT_TIMEOUT on emu (default 300; the emu engine interprets every instruction). When
+# LINUX_EMU_BOOT_TIMEOUT on emu (default 200; the emu engine interprets every instruction:
+# measured on a 2-core host, the main boot with its workload took 62 s idle and about 100 s with
+# another process busy, each other boot 50 s). When
 # LINUX_CHECKS_DEADLINE is set (seconds since the epoch, linux_emu.sh sets it) no boot runs past
 # it. The serial output and stderr of each boot are copied to
 # $BUILD/test-logs/P-<boot>.{log,stderr}.
@@ -33,10 +47,16 @@ case $ENGINE in
 kvm)
 	PREFIX=linux
 	BOOT_TIMEOUT=${LINUX_BOOT_TIMEOUT:-120}
+	EXPECTED_CPUS=4
+	MAIN_STATUS=0 # hv.run-status has a boot of its own
 	;;
 emu)
 	PREFIX=linux-emu
-	BOOT_TIMEOUT=${LINUX_EMU_BOOT_TIMEOUT:-300}
+	BOOT_TIMEOUT=${LINUX_EMU_BOOT_TIMEOUT:-200}
+	# Two vCPUs are enough for SMP (bring-up, IPIs, both CPUs running) and boot in half the
+	# time of four on the interpreter.
+	EXPECTED_CPUS=2
+	MAIN_STATUS=3 # the main boot's command ends with exit 3: hv.run-status is checked on it
 	;;
 *)
 	echo "linux_boot_checks: ENGINE=$ENGINE: expected kvm or emu" >&2
@@ -46,18 +66,21 @@ esac
 DEADLINE=${LINUX_CHECKS_DEADLINE:-}
 LIMIT=$BOOT_TIMEOUT # the bound of the boot under way (boot_limit)
 NO_REBOOT_LINE='hostvisor: guest reset; exiting (--no-reboot)'
-EXPECTED_CPUS=4
 
 # Logs are written to a local directory first: on the carrier, $BUILD is on virtio-9p, where
 # every small write is a round trip to the host.
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/$PREFIX-boot.XXXXXX") || exit 2
-HV_PID= # the hostvisor running in the background, if any
+HV_PID=     # the hostvisor running in the background for the console, if any
+REBOOT_PID= # the one of the reboot check (on emu it runs beside the console boot), if any
 
 cleanup() {
-	if [ -n "$HV_PID" ] && kill -0 "$HV_PID" 2>/dev/null; then
-		kill -TERM "$HV_PID" 2>/dev/null
-		wait_exit "$HV_PID" 10
-	fi
+	local pid
+	for pid in "$HV_PID" "$REBOOT_PID"; do
+		[ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null
+	done
+	for pid in "$HV_PID" "$REBOOT_PID"; do
+		[ -n "$pid" ] && wait_exit "$pid" 10
+	done
 	if mkdir -p "$LOGDIR" 2>/dev/null; then
 		local f
 		for f in "$WORK"/*.log "$WORK"/*.stderr; do
@@ -92,6 +115,7 @@ wait_exit() { # pid seconds
 	wait "$pid" 2>/dev/null
 	EXIT_STATUS=$?
 	if [ "$pid" = "$HV_PID" ]; then HV_PID=; fi
+	if [ "$pid" = "$REBOOT_PID" ]; then REBOOT_PID=; fi
 }
 
 # Sets LIMIT to the seconds the next boot may take: BOOT_TIMEOUT, or less when the deadline
@@ -151,11 +175,20 @@ stderr_tail() { # name
 
 # ---- boot, hv.run, cpus, hwclock, dmesg: one boot ----
 
+# The guest's command: no double quotes (hv.run="..." ends at the first one) and, with
+# console=ttyS0 quiet, at most 2047 bytes (the kernel's command line; main checks that).
 # shellcheck disable=SC2016 # expanded by the guest's shell
 MAIN_RUN='hwclock -r -u; echo RUN-OUT-$((6*7)); echo NPROC $(nproc);'
 # shellcheck disable=SC2016
 MAIN_RUN+=' echo CPUINFO $(grep -c ^processor /proc/cpuinfo);'
+if [ "$ENGINE" = emu ]; then
+	# shellcheck source=tests/integration/linux_emu_checks.sh
+	. tests/integration/linux_emu_checks.sh
+	MAIN_RUN+=" $EMU_RUN"
+fi
+# The dmesg comes last, so that it has whatever the work before it provoked.
 MAIN_RUN+=' echo DMESG-BEGIN; dmesg; echo DMESG-END'
+[ "$MAIN_STATUS" -eq 0 ] || MAIN_RUN+="; exit $MAIN_STATUS"
 
 check_boot_and_run() { # rc
 	local rc=$1 out=$WORK/main.serial
@@ -166,12 +199,12 @@ check_boot_and_run() { # rc
 	fi
 	if ! grep -qx 'RUN-OUT-42' "$out"; then
 		fail hv.run "the command's output (RUN-OUT-42) is missing; $(status_text "$rc")"
-	elif ! grep -qx 'HV-EXIT 0' "$out"; then
-		fail hv.run "no 'HV-EXIT 0' line (got: $(grep -o 'HV-EXIT.*' "$out" | head -1))"
+	elif ! grep -qx "HV-EXIT $MAIN_STATUS" "$out"; then
+		fail hv.run "no 'HV-EXIT $MAIN_STATUS' line (got: $(grep -o 'HV-EXIT.*' "$out" | head -1))"
 	elif [ "$rc" -ne 0 ]; then
-		fail hv.run "$(status_text "$rc") after HV-EXIT 0; stderr: $(stderr_tail main)"
+		fail hv.run "$(status_text "$rc") after HV-EXIT $MAIN_STATUS; stderr: $(stderr_tail main)"
 	else
-		pass hv.run "output, HV-EXIT 0, exit status 0"
+		pass hv.run "output, HV-EXIT $MAIN_STATUS, exit status 0"
 	fi
 }
 
@@ -262,34 +295,46 @@ check_dmesg() { # dmesg-file
 }
 
 check_main() {
-	local rc
+	local rc append="console=ttyS0 quiet hv.run=\"$MAIN_RUN\""
+	if [ ${#append} -ge 2048 ]; then
+		echo "linux_boot_checks: the main command line is ${#append} bytes, the kernel keeps 2047" >&2
+		exit 2
+	fi
 	run_guest main --cpus "$EXPECTED_CPUS" --no-reboot --append "hv.run=\"$MAIN_RUN\""
 	rc=$?
 	serial main >"$WORK/main.serial"
 	sed -n '/^DMESG-BEGIN$/,/^DMESG-END$/p' "$WORK/main.serial" | sed '1d; $d' >"$WORK/main.dmesg"
 	grep -qx 'DMESG-END' "$WORK/main.serial" || : >"$WORK/main.dmesg"
 	check_boot_and_run "$rc"
+	[ "$MAIN_STATUS" -eq 0 ] || report_run_status main "$rc" RUN-OUT-42
 	check_cpus "$WORK/main.serial" "$WORK/main.dmesg"
 	check_hwclock
 	check_dmesg "$WORK/main.dmesg"
+	[ "$ENGINE" != emu ] || emu_checks main "$rc"
 }
 
 # ---- hv.run-status ----
+
+# The command of boot NAME printed LINE and ended with exit 3.
+report_run_status() { # name rc line
+	local serial=$WORK/$1.serial
+	if ! grep -qx "$3" "$serial"; then
+		fail hv.run-status "the command's output ($3) is missing; $(status_text "$2")"
+	elif ! grep -qx 'HV-EXIT 3' "$serial"; then
+		fail hv.run-status "no 'HV-EXIT 3' (got: $(grep -o 'HV-EXIT.*' "$serial" | head -1))"
+	elif [ "$2" -ne 0 ]; then
+		fail hv.run-status "$(status_text "$2"); stderr: $(stderr_tail "$1")"
+	else
+		pass hv.run-status "exit 3 gives HV-EXIT 3, exit status 0"
+	fi
+}
 
 check_run_status() {
 	local rc
 	run_guest status --no-reboot --append 'hv.run="echo FAILING; exit 3"'
 	rc=$?
 	serial status >"$WORK/status.serial"
-	if ! grep -qx 'FAILING' "$WORK/status.serial"; then
-		fail hv.run-status "the command's output is missing; $(status_text "$rc")"
-	elif ! grep -qx 'HV-EXIT 3' "$WORK/status.serial"; then
-		fail hv.run-status "no 'HV-EXIT 3' (got: $(grep -o 'HV-EXIT.*' "$WORK/status.serial" | head -1))"
-	elif [ "$rc" -ne 0 ]; then
-		fail hv.run-status "$(status_text "$rc"); stderr: $(stderr_tail status)"
-	else
-		pass hv.run-status "exit 3 gives HV-EXIT 3, exit status 0"
-	fi
+	report_run_status status "$rc" FAILING
 }
 
 # ---- reboot-no-reboot, reboot ----
@@ -312,37 +357,47 @@ check_reboot_no_reboot() {
 
 # Without --no-reboot, reboot -f resets the machine and the guest boots again (and reboots again,
 # since the command line is the same): stop it with SIGTERM after the second HV-BOOTED.
-check_reboot() {
+# reboot_start starts it in the background, reboot_finish waits for it and checks.
+REBOOT_DEADLINE=0
+REBOOT_WINDOW=0
+REBOOT_START=0
+reboot_start() {
 	boot_limit
-	local window=$((2 * LIMIT)) # two boots, and not past the deadline
-	if [ -n "$DEADLINE" ] && [ "$window" -gt $((DEADLINE - $(date +%s))) ]; then
-		window=$((DEADLINE - $(date +%s)))
-		[ "$window" -ge 1 ] || window=1
+	REBOOT_WINDOW=$((2 * LIMIT)) # two boots, and not past the deadline
+	if [ -n "$DEADLINE" ] && [ "$REBOOT_WINDOW" -gt $((DEADLINE - $(date +%s))) ]; then
+		REBOOT_WINDOW=$((DEADLINE - $(date +%s)))
+		[ "$REBOOT_WINDOW" -ge 1 ] || REBOOT_WINDOW=1
 	fi
-	local log=$WORK/reboot.log deadline=$((SECONDS + window)) boots=0 rc start=$SECONDS
-	"$HV" run --engine "$ENGINE" --append 'hv.run="reboot -f"' </dev/null >"$log" 2>"$WORK/reboot.stderr" &
-	HV_PID=$!
-	while [ $SECONDS -lt $deadline ] && kill -0 "$HV_PID" 2>/dev/null; do
+	REBOOT_START=$SECONDS
+	REBOOT_DEADLINE=$((SECONDS + REBOOT_WINDOW))
+	"$HV" run --engine "$ENGINE" --append 'hv.run="reboot -f"' </dev/null >"$WORK/reboot.log" \
+		2>"$WORK/reboot.stderr" &
+	REBOOT_PID=$!
+}
+
+reboot_finish() {
+	local log=$WORK/reboot.log boots=0 rc
+	while [ $SECONDS -lt "$REBOOT_DEADLINE" ] && kill -0 "$REBOOT_PID" 2>/dev/null; do
 		boots=$(grep -c 'HV-BOOTED' "$log")
 		[ "$boots" -ge 2 ] && break
 		sleep 0.2
 	done
 	boots=$(grep -c 'HV-BOOTED' "$log")
 	if [ "$boots" -lt 2 ]; then
-		if kill -0 "$HV_PID" 2>/dev/null; then
-			kill -TERM "$HV_PID"
-			wait_exit "$HV_PID" 10
-			fail reboot "$boots HV-BOOTED line(s) after $window s, want 2$(limit_note)"
+		if kill -0 "$REBOOT_PID" 2>/dev/null; then
+			kill -TERM "$REBOOT_PID"
+			wait_exit "$REBOOT_PID" 10
+			fail reboot "$boots HV-BOOTED line(s) after $REBOOT_WINDOW s, want 2$(limit_note)"
 		else
-			wait_exit "$HV_PID" 1
+			wait_exit "$REBOOT_PID" 1
 			rc=$EXIT_STATUS
 			fail reboot "hostvisor exited $rc after $boots boot(s); stderr: $(stderr_tail reboot)"
 		fi
 		return
 	fi
-	echo "-- reboot: second HV-BOOTED after $((SECONDS - start)) s"
-	kill -TERM "$HV_PID"
-	wait_exit "$HV_PID" 20
+	echo "-- reboot: second HV-BOOTED after $((SECONDS - REBOOT_START)) s"
+	kill -TERM "$REBOOT_PID"
+	wait_exit "$REBOOT_PID" 20
 	rc=$EXIT_STATUS
 	if [ "$rc" -ne 143 ]; then
 		fail reboot "after SIGTERM hostvisor exited $rc, want 143; stderr: $(stderr_tail reboot)"
@@ -351,18 +406,25 @@ check_reboot() {
 	fi
 }
 
+check_reboot() {
+	reboot_start
+	reboot_finish
+}
+
 # ---- input ----
 
 # Talks to the console shell on the COM1 socket: waits for HV-BOOTED and the prompt, types a
-# command, expects its echo and its output, then types exit. Exit status 0 when all went well,
-# else 1 with the reason on stdout. Everything received goes to LOG. With a PID (emu), it stops
-# waiting for the socket as soon as that process has ended.
+# command, expects its echo and its output, then types LEAVE (default exit) and waits for the
+# socket to close. Exit status 0 when all went well, else 1 with the reason on stdout.
+# Everything received goes to LOG. With a PID (emu), it stops waiting for the socket as soon as
+# that process has ended.
 # shellcheck disable=SC2016 # Python, not shell
 INPUT_PY='
 import re, select, socket, sys, time
 
 path, log_path, limit = sys.argv[1], sys.argv[2], float(sys.argv[3])
 watch_pid = int(sys.argv[4]) if len(sys.argv) > 4 and sys.argv[4] else 0
+leave = sys.argv[5].encode() if len(sys.argv) > 5 else b"exit"
 deadline = time.monotonic() + limit
 log = open(log_path, "wb")
 buf = bytearray()
@@ -435,7 +497,7 @@ if TYPED not in buf[mark:]:
     fail("TYPED-42 came but the typed characters were not echoed: %r" % bytes(buf[mark:]))
 wait_for(prompt_after(mark + bytes(buf[mark:]).index(b"TYPED-42")), "the second prompt",
          settle=0.3)
-sock.sendall(b"exit\n")
+sock.sendall(leave + b"\n")
 try:
     while time.monotonic() < deadline:
         receive(0.2)
@@ -443,31 +505,69 @@ except EOFError:
     pass
 '
 
-check_input() {
-	local sock=$WORK/com1.sock reason rc start=$SECONDS watch=
+# Boots NAME with COM1 on a UNIX socket and --no-reboot, and runs INPUT_PY on it, which leaves
+# the shell with LEAVE. CLIENT_REASON is empty when the session went as planned, else why not;
+# EXIT_STATUS is hostvisor's.
+CLIENT_REASON=
+console_session() { # name leave
+	local name=$1 sock=$WORK/com1.sock start=$SECONDS watch=
 	boot_limit
 	"$HV" run --engine "$ENGINE" --no-reboot --serial "unix:$sock" </dev/null \
-		>"$WORK/input.stdout" 2>"$WORK/input.stderr" &
+		>"$WORK/$name.stdout" 2>"$WORK/$name.stderr" &
 	HV_PID=$!
 	[ "$ENGINE" = kvm ] || watch=$HV_PID
-	reason=$(python3 -c "$INPUT_PY" "$sock" "$WORK/input.log" "$LIMIT" "$watch" 2>&1)
-	local client=$?
-	if [ $client -ne 0 ]; then
+	if CLIENT_REASON=$(python3 -c "$INPUT_PY" "$sock" "$WORK/$name.log" "$LIMIT" "$watch" "$2" 2>&1); then
+		CLIENT_REASON=
+		# The client waits for the socket to close, so hostvisor should be gone or nearly.
+		wait_exit "$HV_PID" 30
+		echo "-- $name: hostvisor exited $EXIT_STATUS after $((SECONDS - start)) s"
+	else
+		CLIENT_REASON=${CLIENT_REASON:-the client failed}
 		kill -TERM "$HV_PID" 2>/dev/null
 		wait_exit "$HV_PID" 10
-		rc=$EXIT_STATUS
-		fail input "${reason:-the client failed} (hostvisor exited $rc)$(limit_note)"
-		return
 	fi
-	# The client waits for the socket to close, so hostvisor should be gone or nearly.
-	wait_exit "$HV_PID" 30
-	rc=$EXIT_STATUS
-	echo "-- input: hostvisor exited $rc after $((SECONDS - start)) s"
-	if [ "$rc" -ne 0 ]; then
-		fail input "after typing exit, hostvisor exited $rc, want 0; stderr: $(stderr_tail input)"
+}
+
+check_input() {
+	console_session input exit
+	if [ -n "$CLIENT_REASON" ]; then
+		fail input "$CLIENT_REASON (hostvisor exited $EXIT_STATUS)$(limit_note)"
+	elif [ "$EXIT_STATUS" -ne 0 ]; then
+		fail input "after typing exit, hostvisor exited $EXIT_STATUS, want 0; stderr: $(stderr_tail input)"
 	else
 		pass input "typed line echoed and run (TYPED-42), exit powered off, status 0"
 	fi
+}
+
+# input, then reboot -f typed on the same console with --no-reboot: reboot-no-reboot.
+check_console_no_reboot() {
+	local rc boots
+	console_session console 'reboot -f'
+	rc=$EXIT_STATUS
+	if [ -n "$CLIENT_REASON" ]; then
+		fail input "$CLIENT_REASON (hostvisor exited $rc)$(limit_note)"
+		fail reboot-no-reboot "not tried: the console session failed (see input)"
+		return
+	fi
+	pass input "typed line echoed and run (TYPED-42)"
+	boots=$(grep -c 'HV-BOOTED' "$WORK/console.log")
+	if [ "$rc" -ne 0 ]; then
+		fail reboot-no-reboot "after typing reboot -f, hostvisor exited $rc, want 0; stderr: $(stderr_tail console)"
+	elif ! grep -qxF "$NO_REBOOT_LINE" "$WORK/console.stderr"; then
+		fail reboot-no-reboot "stderr lacks '$NO_REBOOT_LINE' (has: $(stderr_tail console))"
+	elif [ "$boots" -ne 1 ]; then
+		fail reboot-no-reboot "$boots HV-BOOTED lines, want 1"
+	else
+		pass reboot-no-reboot "reboot -f typed on the console: exit 0 with the guest-reset line"
+	fi
+}
+
+# The emu plan (see the top): four boots, the last two at the same time.
+check_emu() {
+	check_main
+	reboot_start
+	check_console_no_reboot
+	reboot_finish
 }
 
 main() {
@@ -477,10 +577,13 @@ main() {
 		exit 2
 	fi
 	local boots=("$@") boot
-	[ $# -gt 0 ] || boots=(main run_status reboot_no_reboot reboot input)
+	if [ $# -eq 0 ]; then
+		boots=(main run_status reboot_no_reboot reboot input)
+		[ "$ENGINE" = kvm ] || boots=(emu)
+	fi
 	for boot in "${boots[@]}"; do
 		case $boot in
-		main | run_status | reboot_no_reboot | reboot | input) "check_$boot" ;;
+		main | run_status | reboot_no_reboot | reboot | input | emu) "check_$boot" ;;
 		*) echo "linux_boot_checks: unknown boot $boot" >&2; exit 2 ;;
 		esac
 	done
