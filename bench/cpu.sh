@@ -3,11 +3,12 @@
 #
 #   bench/cpu.sh [--size MIB] [--mem MIB] [--timeout SECONDS]
 #
-# Both VMMs boot the default guest ($BUILD/guest: the same vmlinuz, initrd.img and command line,
-# console=ttyS0, 1 CPU, MEM MiB (default 512), no NIC) and run one hv.run command: make MIB
-# (default 64) MiB of deterministic data in /dev/shm (yes PATTERN | head -c), then busybox
-# sha256sum of it, timed inside the guest by /proc/uptime ("HV-COMPUTE <seconds>"); the hash
-# must equal the host's of the same bytes. Measured per VMM:
+# Both VMMs boot the default guest ($BUILD/guest: the same ELF vmlinux, entered through its PVH
+# note by both -- hostvisor's emu engine takes it by default, QEMU 4.0+ with -kernel -- the same
+# initrd.img and command line, console=ttyS0, 1 CPU, MEM MiB (default 512), no NIC) and run one
+# hv.run command: make MIB (default 64) MiB of deterministic data in /dev/shm (yes PATTERN |
+# head -c), then busybox sha256sum of it, timed inside the guest by /proc/uptime ("HV-COMPUTE
+# <seconds>"); the hash must equal the host's of the same bytes. Measured per VMM:
 #   - host wall clock from the VMM's start to HV-BOOTED on the console and to its exit
 #   - the sha256sum's guest time, and MiB/s
 #   - hostvisor only: guest instructions per second in the sha256sum, from --stats ("guest
@@ -36,7 +37,7 @@ while [ $# -gt 0 ]; do
 	--size) SIZE_MIB=$2; shift 2 ;;
 	--mem) MEM_MIB=$2; shift 2 ;;
 	--timeout) TIMEOUT=$2; shift 2 ;;
-	-h | --help) sed -n '2,24p' "$0"; exit 0 ;;
+	-h | --help) sed -n '2,23p' "$0"; exit 0 ;;
 	*) echo "cpu.sh: unknown argument $1" >&2; exit 2 ;;
 	esac
 done
@@ -44,7 +45,7 @@ for n in "$SIZE_MIB" "$MEM_MIB" "$TIMEOUT"; do
 	[[ $n =~ ^[1-9][0-9]*$ ]] || { echo "cpu.sh: '$n' is not a positive number" >&2; exit 2; }
 done
 [ "$SIZE_MIB" -le $((MEM_MIB / 2)) ] || { echo "cpu.sh: --size must be at most half of --mem" >&2; exit 2; }
-for need in "$GUEST/vmlinuz" "$GUEST/initrd.img"; do
+for need in "$GUEST/vmlinux" "$GUEST/initrd.img"; do
 	[ -f "$need" ] || { echo "cpu.sh: $need is missing (make guest)" >&2; exit 1; }
 done
 
@@ -115,10 +116,10 @@ run_vm() { # name vmm append
 	start=$(now)
 	if [ "$vmm" = qemu ]; then
 		qemu-system-x86_64 -accel tcg -machine pc -m "$MEM_MIB" -smp 1 -display none -vga none \
-			-monitor none -nic none -serial stdio -no-reboot -kernel "$GUEST/vmlinuz" \
+			-monitor none -nic none -serial stdio -no-reboot -kernel "$GUEST/vmlinux" \
 			-initrd "$GUEST/initrd.img" -append "$line" </dev/null >"$out" 2>"$err" &
 	else
-		"$HV" run --engine emu --kernel "$GUEST/vmlinuz" --initrd "$GUEST/initrd.img" \
+		"$HV" run --engine emu --kernel "$GUEST/vmlinux" --initrd "$GUEST/initrd.img" \
 			--append "$line" --mem "${MEM_MIB}M" --cpus 1 --no-reboot --stats \
 			</dev/null >"$out" 2>"$err" &
 	fi
