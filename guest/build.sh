@@ -5,6 +5,7 @@
 #   OUTDIR/System.map     its symbols (decoded from the kernel's own kallsyms by kallsyms.py)
 #   OUTDIR/initrd.img     newc cpio, zstd: busybox, iperf3, ethtool, fio, their libraries,
 #                         the kernel modules of hostvisor's devices, /init
+#   OUTDIR/initrd.cpio    the same archive uncompressed (the emu engine loads it)
 #   OUTDIR/modules.list   the kernel modules in the initramfs, one name a line
 #   OUTDIR/kernel.version
 # Downloads and unpacked packages are kept in OUTDIR/cache; a second run with nothing changed
@@ -428,8 +429,10 @@ pack_initramfs() { # out
 	# zstd: CONFIG_RD_ZSTD=y in Debian's kernel, and it unpacks several times faster than gzip or
 	# xz, which counts on a software CPU.
 	zstd -q -f -19 -T0 "$CACHE/initrd.cpio" -o "$1.tmp"
-	rm -f "$CACHE/initrd.cpio"
 	mv "$1.tmp" "$1"
+	# The same archive uncompressed, for the emu engine: unpacking zstd costs a third of its
+	# boot (hostvisor loads initrd.cpio by default there, as it loads vmlinux).
+	mv "$CACHE/initrd.cpio" "$2"
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -464,6 +467,7 @@ main() {
 	} | sha256sum | cut -d' ' -f1)
 	if [ "$(cat "$OUT/.stamp" 2>/dev/null)" = "$stamp" ] && [ -f "$OUT/vmlinuz" ] &&
 		[ -f "$OUT/vmlinux" ] && [ -f "$OUT/System.map" ] && [ -f "$OUT/initrd.img" ] &&
+		[ -f "$OUT/initrd.cpio" ] &&
 		[ -f "$OUT/modules.list" ]; then
 		return 0
 	fi
@@ -484,7 +488,7 @@ main() {
 
 	tail -n +2 "$CACHE/libraries" >"$CACHE/libraries.list"
 	stage_tree "$kdir" "$kver" "$CACHE/libraries.list"
-	pack_initramfs "$OUT/initrd.img"
+	pack_initramfs "$OUT/initrd.img" "$OUT/initrd.cpio"
 	mv "$OUT/modules.list.tmp" "$OUT/modules.list"
 	echo "$stamp" >"$OUT/.stamp"
 	log "done: initrd $(du -k "$OUT/initrd.img" | cut -f1) KiB," \

@@ -28,6 +28,7 @@ struct vcpu_stats {
 	uint64_t exits[EXIT_REASONS];
 	uint64_t interrupts_injected; /* by the VMM: ExtINT from the PIC (kvm), all (emu) */
 	uint64_t instructions;        /* emu engine: guest instructions executed */
+	uint64_t decodes;             /* emu engine: of those, decoded afresh (cache misses) */
 	struct bus_counter pio[BUS_MAX_IDS];
 	struct bus_counter mmio[BUS_MAX_IDS];
 	struct bus_counter pio_unclaimed, mmio_unclaimed;

@@ -223,6 +223,9 @@ struct x86_tlb {
 	/* Which 2 MiB linear regions may hold pieces of large pages (a hash filter), so that
 	 * INVLPG of an address outside them needs no search for other pieces. */
 	uint64_t large[X86_TLB_LARGE_WORDS];
+	/* Counts flushes and INVLPGs, so that a user of a translation (the emu engine's decoded
+	 * instruction cache) can tell it is still the TLB's. */
+	uint32_t flushes;
 };
 
 struct x86_cpu {
@@ -304,6 +307,10 @@ int x86_fetch_decode(struct x86_cpu *cpu, const struct x86_mem_ops *mem, void *o
 		     struct x86_insn *in);
 int x86_execute(struct x86_cpu *cpu, const struct x86_mem_ops *mem, void *opaque,
 		const struct x86_insn *in);
+/* x86_execute with a dispatch hint kept beside a cached instruction: start it at 0, and it
+ * learns which part of the CPU runs the instruction. */
+int x86_execute_hinted(struct x86_cpu *cpu, const struct x86_mem_ops *mem, void *opaque,
+		       const struct x86_insn *in, uint8_t *hint);
 
 /* Kinds of event for x86_deliver_event (SDM 6.4, 6.5). */
 enum x86_event_kind {

@@ -351,6 +351,7 @@ static void set_virtual_wire(struct emu_vcpu *v)
 int emu_vcpu_init(struct vcpu *vcpu)
 {
 	struct emu_vcpu *v = aligned_alloc(64, (sizeof(*v) + 63) & ~(size_t)63);
+	pthread_condattr_t attr;
 
 	if (!v)
 		return -ENOMEM;
@@ -358,7 +359,12 @@ int emu_vcpu_init(struct vcpu *vcpu)
 	v->vcpu = vcpu;
 	v->ev = emu_vm_of(vcpu->vm);
 	pthread_mutex_init(&v->wait_lock, NULL);
-	pthread_cond_init(&v->wait_cond, NULL);
+	/* wait_for_kick's deadline is on CLOCK_MONOTONIC; the default clock is CLOCK_REALTIME, with
+	 * which every deadline lies in the past and a halted vCPU spins. */
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_cond_init(&v->wait_cond, &attr);
+	pthread_condattr_destroy(&attr);
 	vcpu->engine = v;
 	v->icache = icache_create();
 	v->apic = lapic_create(&emu_lapic_ops, v, vcpu->vm->loop, (uint8_t)vcpu->id,
@@ -558,15 +564,16 @@ static void run_burst(struct emu_vcpu *v, bool want_window)
 {
 	struct x86_cpu *cpu = &v->cpu;
 	const struct x86_insn *in;
+	uint8_t *unit;
 
 	for (int i = 0; i < BURST_INSNS; i++) {
 		int rc;
 
 		v->trace[v->trace_pos++ % EMU_TRACE_LEN] = cpu->rip;
-		rc = icache_fetch(v->icache, cpu, &emu_mem_ops, v, &in);
+		rc = icache_fetch(v->icache, cpu, &emu_mem_ops, v, &in, &unit);
 
 		if (rc == 0)
-			rc = x86_execute(cpu, &emu_mem_ops, v, in);
+			rc = x86_execute_hinted(cpu, &emu_mem_ops, v, in, unit);
 		v->vcpu->stats.instructions++;
 		if (rc && !raise_exception(v, rc))
 			return;
@@ -581,6 +588,7 @@ int emu_vcpu_run(struct vcpu *vcpu)
 {
 	struct emu_vcpu *v = vcpu->engine;
 	struct x86_cpu *cpu = &v->cpu;
+	uint64_t hits, misses;
 
 	while (!vm_should_stop(vcpu->vm)) {
 		atomic_store(&v->kicked, false);
@@ -602,6 +610,8 @@ int emu_vcpu_run(struct vcpu *vcpu)
 		v->halt_counted = false;
 		run_burst(v, interrupt_waiting(v));
 	}
+	icache_counts(v->icache, &hits, &misses);
+	vcpu->stats.decodes += misses;
 	log_debug("emu: vCPU %d stops at %04x:%#llx (mode %d, CR0 %#llx, CR3 %#llx, EFER %#llx)",
 		  vcpu->id, cpu->seg[X86_SEG_CS].selector, (unsigned long long)cpu->rip, cpu->mode,
 		  (unsigned long long)cpu->cr0, (unsigned long long)cpu->cr3,

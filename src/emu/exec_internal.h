@@ -190,6 +190,14 @@ int x86_cr_write(struct x86_exec *x, unsigned cr, uint64_t val);
 
 /* exec_*.c: each returns 0, X86_EXC_* or X86_EXEC_UNHANDLED */
 #define X86_EXEC_UNHANDLED 1
+
+/* exec_fast.c: short paths for common 64-bit instructions. select: 0 (none) or a kind below
+ * X86_HINT_FAST, once per decoded instruction; exec: 0, X86_EXC_* (nothing changed) or
+ * X86_EXEC_UNHANDLED (declined, nothing changed: run it the general way). */
+#define X86_HINT_FAST 0x80u
+unsigned x86_fast_select(const struct x86_insn *in);
+int x86_fast_exec(struct x86_cpu *cpu, const struct x86_mem_ops *mem, void *opaque,
+		  const struct x86_insn *in, unsigned kind);
 int x86_exec_alu(struct x86_exec *x);
 int x86_exec_shift(struct x86_exec *x);
 int x86_exec_muldiv(struct x86_exec *x);

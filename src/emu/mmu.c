@@ -167,16 +167,20 @@ static void tlb_sweep(struct x86_cpu *cpu, enum sweep what, uint64_t linear)
 
 void x86_tlb_flush(struct x86_cpu *cpu, bool include_global)
 {
+	uint32_t flushes = cpu->tlb.flushes;
+
 	if (include_global)
 		memset(&cpu->tlb, 0, sizeof(cpu->tlb));
 	else
 		tlb_sweep(cpu, SWEEP_NON_GLOBAL, 0);
+	cpu->tlb.flushes = flushes + 1;
 }
 
 /* INVLPG (SDM 4.10.4.1): every entry of the page containing linear, global ones included. */
 void x86_tlb_flush_page(struct x86_cpu *cpu, uint64_t linear)
 {
 	linear = linear_width(cpu, linear);
+	cpu->tlb.flushes++;
 	tlb_drop_slot(cpu, linear);
 	if (large_maybe(&cpu->tlb, linear))
 		tlb_sweep(cpu, SWEEP_LARGE_AT, linear);

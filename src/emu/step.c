@@ -142,17 +142,31 @@ int x86_fetch_decode(struct x86_cpu *cpu, const struct x86_mem_ops *mem, void *o
 	return X86_EXC_GP;
 }
 
-static int dispatch(struct x86_exec *x)
+/*
+ * Offers the instruction to each unit in turn until one takes it. *hint, if not 0, is 1 + the
+ * unit that took this same instruction before: it is asked first, and the chain is still there
+ * if it declines.
+ */
+static int dispatch(struct x86_exec *x, uint8_t *hint)
 {
 	static int (*const units[])(struct x86_exec *) = {
 	    x86_exec_alu,    x86_exec_move,  x86_exec_flow,   x86_exec_bit,    x86_exec_shift,
 	    x86_exec_muldiv, x86_exec_string, x86_exec_sse,   x86_exec_x87,    x86_exec_system,
 	    x86_exec_far,    x86_exec_intr,  x86_exec_legacy,
 	};
+	const size_t n = sizeof(units) / sizeof(units[0]);
 	int rc = X86_EXEC_UNHANDLED;
 
-	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]) && rc == X86_EXEC_UNHANDLED; i++)
+	if (*hint && *hint <= n) {
+		rc = units[*hint - 1](x);
+		if (rc != X86_EXEC_UNHANDLED)
+			return rc;
+	}
+	for (size_t i = 0; i < n && rc == X86_EXEC_UNHANDLED; i++) {
 		rc = units[i](x);
+		if (rc != X86_EXEC_UNHANDLED)
+			*hint = (uint8_t)(i + 1);
+	}
 	if (rc == X86_EXEC_UNHANDLED) {
 		x->cpu->fault_error_code = 0;
 		rc = X86_EXC_UD;
@@ -174,8 +188,42 @@ static uint64_t advance_ip(const struct x86_cpu *cpu, uint64_t rip, unsigned len
 	}
 }
 
+static int execute_general(struct x86_cpu *cpu, const struct x86_mem_ops *mem, void *opaque,
+			   const struct x86_insn *in, uint8_t *hint);
+
 int x86_execute(struct x86_cpu *cpu, const struct x86_mem_ops *mem, void *opaque,
 		const struct x86_insn *in)
+{
+	uint8_t hint = 0;
+
+	return x86_execute_hinted(cpu, mem, opaque, in, &hint);
+}
+
+int x86_execute_hinted(struct x86_cpu *cpu, const struct x86_mem_ops *mem, void *opaque,
+		       const struct x86_insn *in, uint8_t *hint)
+{
+	uint8_t *unit = hint, no_hint = 0;
+	int fast_rc;
+
+	/* The hint: X86_HINT_FAST | kind for a short path (exec_fast.c), else the unit. */
+	if (*hint == 0) {
+		unsigned kind = x86_fast_select(in);
+
+		if (kind)
+			*hint = (uint8_t)(X86_HINT_FAST | kind);
+	}
+	if (*hint & X86_HINT_FAST) {
+		fast_rc = x86_fast_exec(cpu, mem, opaque, in, *hint & ~X86_HINT_FAST);
+		if (fast_rc != X86_EXEC_UNHANDLED)
+			return fast_rc;
+		unit = &no_hint;
+	}
+	return execute_general(cpu, mem, opaque, in, unit);
+}
+
+/* The general path: a snapshot of the registers, the units, and the commit. */
+static int execute_general(struct x86_cpu *cpu, const struct x86_mem_ops *mem, void *opaque,
+			   const struct x86_insn *in, uint8_t *hint)
 {
 	struct x86_exec x = {.cpu = cpu, .mem = mem, .opaque = opaque, .in = in};
 	uint64_t saved_gpr[X86_GPR_COUNT], saved_rip = cpu->rip, saved_rflags = cpu->rflags;
@@ -188,7 +236,7 @@ int x86_execute(struct x86_cpu *cpu, const struct x86_mem_ops *mem, void *opaque
 						     in->has_modrm);
 	x.next_rip = advance_ip(cpu, cpu->rip, in->len);
 	cpu->intr_shadow = false; /* an STI or MOV SS shadow covers one instruction */
-	rc = dispatch(&x);
+	rc = dispatch(&x, hint);
 	if (rc == 0 && !x.lock_lost) {
 		cpu->rip = x.next_rip; /* every control transfer sets next_rip */
 		return 0;

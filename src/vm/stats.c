@@ -79,7 +79,7 @@ static void print_bus(FILE *out, const char *title, struct vcpu_stats *const *v,
 void stats_print(FILE *out, struct vcpu_stats *const *v, int n, const struct bus *pio,
 		 const struct bus *mmio, uint64_t msi_delivered)
 {
-	uint64_t total[EXIT_REASONS] = { 0 }, all = 0, injected = 0, insns = 0;
+	uint64_t total[EXIT_REASONS] = { 0 }, all = 0, injected = 0, insns = 0, decodes = 0;
 
 	fprintf(out, "hostvisor: statistics\n");
 	for (int i = 0; i < n; i++) {
@@ -90,6 +90,7 @@ void stats_print(FILE *out, struct vcpu_stats *const *v, int n, const struct bus
 		}
 		injected += v[i]->interrupts_injected;
 		insns += v[i]->instructions;
+		decodes += v[i]->decodes;
 		fprintf(out, "  vcpu%d exits %" PRIu64 ":", i, sum);
 		for (int r = 0; r < EXIT_REASONS; r++)
 			if (v[i]->exits[r])
@@ -102,7 +103,8 @@ void stats_print(FILE *out, struct vcpu_stats *const *v, int n, const struct bus
 		if (total[r])
 			fprintf(out, "    %-24s %" PRIu64 "\n", reason_names[r], total[r]);
 	if (insns)
-		fprintf(out, "  guest instructions executed (emu): %" PRIu64 "\n", insns);
+		fprintf(out, "  guest instructions executed (emu): %" PRIu64 ", %" PRIu64 " decoded\n",
+			insns, decodes);
 	fprintf(out, "  interrupts: %" PRIu64 " injected, %" PRIu64 " IOAPIC messages\n",
 		injected, msi_delivered);
 	print_bus(out, "port I/O", v, n, pio, 1);

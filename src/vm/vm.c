@@ -23,12 +23,16 @@
 #define KERNEL_MAX_BYTES (512ull << 20)
 
 /* Reads a whole file; one clear line in err on failure. */
+/*
+ * Maps a kernel or initrd file read-only. A mapping, not a copy: once the loader has put the
+ * bytes into guest RAM, image_release() gives the pages back, so they stay out of the VMM's
+ * resident memory until a reset loads them again from the page cache.
+ */
 static int read_file(const char *what, const char *path, uint64_t max, uint8_t **data,
 		     size_t *len, char *err, size_t errlen)
 {
 	struct stat st;
-	uint8_t *buf;
-	size_t done = 0;
+	void *map;
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 
 	if (fd < 0) {
@@ -44,26 +48,22 @@ static int read_file(const char *what, const char *path, uint64_t max, uint8_t *
 		close(fd);
 		return -EINVAL;
 	}
-	buf = malloc((size_t)st.st_size);
-	if (!buf) {
-		close(fd);
-		snprintf(err, errlen, "%s %s: out of memory", what, path);
-		return -ENOMEM;
-	}
-	while (done < (size_t)st.st_size) {
-		ssize_t n = read(fd, buf + done, (size_t)st.st_size - done);
-		if (n <= 0) {
-			snprintf(err, errlen, "%s %s: read error", what, path);
-			free(buf);
-			close(fd);
-			return -EIO;
-		}
-		done += (size_t)n;
-	}
+	map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
 	close(fd);
-	*data = buf;
-	*len = done;
+	if (map == MAP_FAILED) {
+		snprintf(err, errlen, "%s %s: cannot map: %s", what, path, strerror(errno));
+		return -errno;
+	}
+	*data = map;
+	*len = (size_t)st.st_size;
 	return 0;
+}
+
+/* After a load: the file's pages leave the resident set (they come back from the page cache). */
+static void image_release(uint8_t *data, size_t len)
+{
+	if (data)
+		madvise(data, len, MADV_DONTNEED);
 }
 
 static int ram_create(struct vm *vm, char *err, size_t errlen)
@@ -186,8 +186,10 @@ void vm_destroy(struct vm *vm)
 	if (vm->ram)
 		munmap(vm->ram, vm->ram_size);
 	vm->ram = NULL;
-	free(vm->kernel);
-	free(vm->initrd);
+	if (vm->kernel)
+		munmap(vm->kernel, vm->kernel_len);
+	if (vm->initrd)
+		munmap(vm->initrd, vm->initrd_len);
 	vm->kernel = vm->initrd = NULL;
 	evloop_destroy(vm->loop);
 	vm->loop = NULL;
@@ -324,6 +326,8 @@ static enum vm_request boot_cycle(struct vm *vm)
 		log_error("%s", err);
 		return VM_REQ_ERROR;
 	}
+	image_release(vm->kernel, vm->kernel_len);
+	image_release(vm->initrd, vm->initrd_len);
 	rc = vm->engine->vm_init(vm);
 	if (rc == 0)
 		rc = start_vcpus(vm, &started);

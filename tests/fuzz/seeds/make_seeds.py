@@ -1564,6 +1564,62 @@ def multiboot_seeds():
 
 
 # ---------------------------------------------------------------------------------------------
+# pvh_fuzz: the input is an ELF64 x86-64 kernel with the PVH entry note (owner "Xen", type 18,
+# XEN_ELFNOTE_PHYS32_ENTRY) for a 4 MiB guest; odd lengths also get a 6 KiB initrd. Layout of a
+# vmlinux in miniature: program headers, a PT_NOTE among other notes, text and data+bss segments.
+
+
+def pad4(b):
+    return b + bytes(-len(b) % 4)
+
+
+def elf_note(name, ntype, desc):
+    name = name.encode() + b"\0"
+    return u32(len(name)) + u32(len(desc)) + u32(ntype) + pad4(name) + pad4(desc)
+
+
+def pvh_elf(entry=0x100040, segments=None, entry_desc=4, extra_phdrs=(), odd=False):
+    """segments: (type, file offset, paddr, filesz, memsz); notes at 0x180, data from 0x200."""
+    notes = (elf_note("Xen", 6, b"linux\0") + elf_note("GNU", 3, bytes(20)) +
+             elf_note("Xen", 18, u64(entry)[:entry_desc]))
+    if segments is None:
+        segments = [(1, 0x200, 0x100000, 0x200, 0x200),
+                     (1, 0x400, 0x102000, 0x100, 0x3000)]
+    phdrs = list(segments) + [(4, 0x180, 0, len(notes), len(notes))] + list(extra_phdrs)
+    assert 64 + 56 * len(phdrs) <= 0x180
+    img = bytearray(0x500 + (1 if odd else 0))
+    img[0:16] = b"\x7fELF" + bytes([2, 1, 1]) + bytes(9)
+    img[16:64] = (u16(2) + u16(62) + u32(1) + u64(0xFFFFFFFF81000000) + u64(64) + u64(0) +
+                  u32(0) + u16(64) + u16(56) + u16(len(phdrs)) + u16(64) + u16(0) + u16(0))
+    for i, (ptype, off, paddr, filesz, memsz) in enumerate(phdrs):
+        img[64 + 56 * i:120 + 56 * i] = (u32(ptype) + u32(7) + u64(off) +
+                                         u64(paddr + 0xFFFFFFFF80000000) + u64(paddr) +
+                                         u64(filesz) + u64(memsz) +
+                                         u64(4 if ptype == 4 else 0x1000))
+    img[0x180:0x180 + len(notes)] = notes
+    # The entry: cli; hlt; jmp back.
+    img[0x240:0x244] = bytes([0xFA, 0xF4, 0xEB, 0xFD])
+    return bytes(img)
+
+
+def pvh_seeds():
+    seeds = {}
+    for odd in (False, True):
+        tag = "-initrd" if odd else ""
+        seeds["vmlinux" + tag] = pvh_elf(odd=odd)
+        # A 64-bit descriptor, as some kernels emit the note.
+        seeds["entry-desc8" + tag] = pvh_elf(entry_desc=8, odd=odd)
+    # Segments the loader skips or refuses: empty PT_LOAD, PT_GNU_STACK, below 1 MiB.
+    seeds["other-phdrs"] = pvh_elf(extra_phdrs=[(1, 0, 0xFFFFF000, 0, 0),
+                                                (0x6474E551, 0, 0, 0, 0)])
+    seeds["below-1m"] = pvh_elf(segments=[(1, 0x200, 0x8000, 0x200, 0x200)])
+    # The .bss reaches the top of RAM: no room left for the initrd.
+    seeds["bss-to-top-initrd"] = pvh_elf(segments=[(1, 0x200, 0x100000, 0x200, 0x300000)],
+                                         odd=True)
+    return seeds
+
+
+# ---------------------------------------------------------------------------------------------
 # lapic_fuzz: opcode low nibble -> 0/1 write [slot][u32], 2 read [slot], 3 message [mode][vector]
 # [level], 4 take pending (0x14: ack [vector]), 5 EOI, 6 clock [u16] (x1, x1000, x1e6 by bits
 # 4-5), 7 APIC base (bits 4-5: default, EN clear, relocated, [u64]), 8 LINT0 (bit 4), 9 events,
@@ -1769,6 +1825,7 @@ GENERATORS = {
     "pci": pci_seeds,
     "linux_boot": linux_seeds,
     "multiboot": multiboot_seeds,
+    "pvh": pvh_seeds,
     "lapic": lapic_seeds,
 }
 
