@@ -223,7 +223,9 @@ static int msr_write(void *opaque, uint32_t msr, uint64_t val)
 		uint64_t ns = emu_clock_ns(v->ev);
 		struct kvmclock_now now = {
 			.system_ns = ns,
-			.tsc = ns * X86_TSC_KHZ / 1000000ull + (uint64_t)v->cpu.msr.tsc_offset,
+			/* 128-bit: ns * 2e6 passes 2^64 after 2.56 h (as x86_tsc_read computes it) */
+			.tsc = (uint64_t)((unsigned __int128)ns * X86_TSC_KHZ / 1000000u) +
+			       (uint64_t)v->cpu.msr.tsc_offset,
 			.realtime_ns = host_realtime_ns(),
 			.tsc_khz = X86_TSC_KHZ,
 		};

@@ -56,10 +56,12 @@ check engine-unknown "--engine xen" -- run --engine xen
 check kernel-missing "No such file" -- run --engine kvm --kernel "$tmp/nonexistent"
 check kernel-empty "empty file" -- run --engine kvm --kernel "$tmp/empty"
 check kernel-directory "not a regular file" -- run --engine kvm --kernel "$tmp"
-check kernel-malformed "neither a Linux bzImage nor a Multiboot" -- run --engine kvm --kernel "$tmp/notkernel"
+check kernel-malformed "neither a Linux bzImage, an x86-64 ELF kernel nor a Multiboot" -- run --engine kvm --kernel "$tmp/notkernel"
 check initrd-missing "initrd" -- run --engine kvm --kernel "$tmp/notkernel" --initrd "$tmp/nonexistent"
 check serial-bad "serial" -- run --engine kvm --kernel "$mb" --serial bogus
-check emu-kernel-malformed "neither a Linux bzImage nor a Multiboot" -- run --engine emu --kernel "$tmp/notkernel"
+check emu-kernel-malformed "neither a Linux bzImage, an x86-64 ELF kernel nor a Multiboot" -- run --engine emu --kernel "$tmp/notkernel"
+# An x86-64 ELF program that is not a kernel: no PVH entry note.
+check emu-elf-no-pvh "no PVH entry note" -- run --engine emu --kernel "$(type -P true)"
 check net-model-unknown "unknown NIC model 'e1000'" -- run --net e1000,tap=hv0
 check net-no-backend "no backend" -- run --net pcnet
 check net-bad-mac "not a unicast MAC" -- run --net pcnet,user,mac=01:00:5e:00:00:01
