@@ -18,9 +18,11 @@
 
 struct cmos;
 
-/* base_utc: the wall-clock time (UTC, seconds) at the moment of creation; the clock runs from
- * there on the event loop's clock. */
-struct cmos *cmos_create(struct evloop *loop, struct irq_line irq8, time_t base_utc);
+/* base_utc: the wall-clock time (UTC, seconds) at the moment of creation, and base_frac_ns how far
+ * into that second it is (0..999999999), so that the seconds turn with the host's; the clock runs
+ * from there on the event loop's clock. */
+struct cmos *cmos_create(struct evloop *loop, struct irq_line irq8, time_t base_utc,
+			 long base_frac_ns);
 void cmos_destroy(struct cmos *cmos);
 int cmos_attach(struct cmos *cmos, struct bus *pio);
 

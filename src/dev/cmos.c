@@ -617,7 +617,8 @@ static void cmos_io_write(void *opaque, uint64_t offset, unsigned size, uint64_t
 
 /* ---- Life cycle ---- */
 
-struct cmos *cmos_create(struct evloop *loop, struct irq_line irq8, time_t base_utc)
+struct cmos *cmos_create(struct evloop *loop, struct irq_line irq8, time_t base_utc,
+			 long base_frac_ns)
 {
 	struct cmos *c = calloc(1, sizeof(*c));
 	struct tm tm;
@@ -639,7 +640,11 @@ struct cmos *cmos_create(struct evloop *loop, struct irq_line irq8, time_t base_
 	/* What a PC BIOS leaves: 32.768 kHz divider, 1024 Hz rate, 24-hour BCD, no interrupts. */
 	c->reg_a = REG_A_DV_32K | 0x06;
 	c->reg_b = REG_B_24H;
-	c->origin_ns = c->eval_ns = evloop_now_ns(loop);
+	c->eval_ns = evloop_now_ns(loop);
+	/* The divider chain's phase: the next update comes when the host's second turns. */
+	if (base_frac_ns < 0 || base_frac_ns >= 1000000000L || (uint64_t)base_frac_ns > c->eval_ns)
+		base_frac_ns = 0;
+	c->origin_ns = c->eval_ns - (uint64_t)base_frac_ns;
 	c->sec_base = (int64_t)base_utc;
 	cmos_gmtime(c->sec_base, &tm);
 	c->dow_value = tm.tm_wday + 1; /* 1 = Sunday */

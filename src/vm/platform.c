@@ -123,12 +123,14 @@ static int create_serial(struct vm *vm, struct platform *p, char *err, size_t er
 
 static int create_devices(struct vm *vm, struct platform *p, char *err, size_t errlen)
 {
+	struct timespec now;
 	int rc;
 
 	p->pic = pic_create(pic_intr, vm);
 	p->ioapic = ioapic_create(&ioapic_ops, vm, (uint8_t)vm->ncpus);
 	p->pit = pit_create(vm->loop, vm_isa_irq_line(vm, 0));
-	p->cmos = cmos_create(vm->loop, vm_isa_irq_line(vm, 8), time(NULL));
+	clock_gettime(CLOCK_REALTIME, &now);
+	p->cmos = cmos_create(vm->loop, vm_isa_irq_line(vm, 8), now.tv_sec, now.tv_nsec);
 	p->kbc = i8042_create(vm_isa_irq_line(vm, 1), vm_isa_irq_line(vm, 12), request_reset, vm);
 	p->pm = acpi_pm_create(vm->loop, vm_isa_irq_line(vm, ACPI_SCI_IRQ), &pm_ops, vm);
 	p->port80 = port80_create();

@@ -114,7 +114,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	r.loop = evloop_create();
 	if (!r.loop || bus_init(&r.bus, "pio"))
 		abort();
-	r.cmos = cmos_create(r.loop, irq_recorder_line(&r.rec), (time_t)1709214356);
+	r.cmos = cmos_create(r.loop, irq_recorder_line(&r.rec), (time_t)1709214356, 0);
 	if (!r.cmos || cmos_attach(r.cmos, &r.bus))
 		abort();
 	while (in.n) {

@@ -59,7 +59,7 @@ static int setup(void **state)
 	assert_non_null(f->loop);
 	assert_int_equal(bus_init(&f->bus, "pio"), 0);
 	f->origin = evloop_now_ns(f->loop);
-	f->cmos = cmos_create(f->loop, irq_recorder_line(&f->rec), BASE_UTC);
+	f->cmos = cmos_create(f->loop, irq_recorder_line(&f->rec), BASE_UTC, 0);
 	assert_non_null(f->cmos);
 	assert_int_equal(cmos_attach(f->cmos, &f->bus), 0);
 	*state = f;
@@ -167,6 +167,31 @@ static void test_base_time_bcd(void **state)
 	advance(f, 4 * SEC);
 	assert_int_equal(rd(f, R_SEC), 0x00);
 	assert_int_equal(rd(f, R_MIN), 0x46);
+}
+
+/* Created 0.999 s into a host second: the seconds turn 1 ms later, with the host's. */
+static void test_base_phase(void **state)
+{
+	struct fx *f = *state;
+	struct cmos *c;
+
+	advance(f, 5 * SEC); /* the fake clock stands well past 1 s */
+	c = cmos_create(f->loop, irq_recorder_line(&f->rec), BASE_UTC, 999000000L);
+	assert_non_null(c);
+	cmos_destroy(f->cmos);
+	f->cmos = c;
+	bus_destroy(&f->bus);
+	assert_int_equal(bus_init(&f->bus, "pio"), 0);
+	assert_int_equal(cmos_attach(f->cmos, &f->bus), 0);
+	assert_int_equal(rd(f, R_SEC), 0x56);
+	advance(f, 999000);
+	assert_int_equal(rd(f, R_SEC), 0x56);
+	advance(f, 1000);
+	assert_int_equal(rd(f, R_SEC), 0x57);
+	advance(f, SEC - 1);
+	assert_int_equal(rd(f, R_SEC), 0x57);
+	advance(f, 1);
+	assert_int_equal(rd(f, R_SEC), 0x58);
 }
 
 static void test_binary_and_12_hour(void **state)
@@ -515,6 +540,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_base_time_bcd, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_base_phase, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_binary_and_12_hour, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_update_in_progress, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_set_freezes_and_writes_back, setup, teardown),
