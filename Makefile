@@ -15,7 +15,7 @@ $(BUILD)/build.ninja:
 
 $(SANBUILD)/build.ninja:
 	CC=clang meson setup $(SANBUILD) -Db_sanitize=address,undefined -Db_lundef=false \
-		-Dfuzz=true -Dbuildtype=debug >/dev/null
+		-Db_lto=false -Dfuzz=true -Dbuildtype=debug >/dev/null
 
 build: setup $(BUILD)/build.ninja
 	ninja -C $(BUILD) -j2 >/dev/null

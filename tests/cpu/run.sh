@@ -11,7 +11,11 @@ fi
 [ $# -gt 0 ] && shift
 status=0
 for prog in "$exe" "$build"/tests/cpu/compat32_conformance "$build"/tests/cpu/x87_conformance; do
-	[ -x "$prog" ] || continue
+	if [ ! -x "$prog" ]; then
+		echo "FAIL: cpu/build ($prog not built)"
+		status=1
+		continue
+	fi
 	"$prog" "$@" || status=1
 done
 exit $status
