@@ -30,11 +30,6 @@ enum fast_kind {
 	FAST_RET,
 };
 
-static bool is_canonical(uint64_t a)
-{
-	return (uint64_t)((int64_t)(a << 16) >> 16) == a;
-}
-
 static bool alu_op(unsigned op)
 {
 	switch (op) {
@@ -212,12 +207,12 @@ static int exec_branch(struct x86_exec *x, enum fast_kind kind)
 			return 0;
 		/* fall through */
 	case FAST_JMP_REL:
-		if (!is_canonical(target))
+		if (!x86_is_canonical(target))
 			return X86_EXEC_UNHANDLED;
 		x->next_rip = target;
 		return 0;
 	case FAST_CALL_REL:
-		if (!is_canonical(target))
+		if (!x86_is_canonical(target))
 			return X86_EXEC_UNHANDLED;
 		rc = x86_push(x, 8, x->next_rip);
 		if (rc == 0)
@@ -227,7 +222,7 @@ static int exec_branch(struct x86_exec *x, enum fast_kind kind)
 		rc = x86_seg_read(x, X86_SEG_SS, cpu->gpr[X86_RSP], 8, &ret);
 		if (rc)
 			return rc;
-		if (!is_canonical(ret))
+		if (!x86_is_canonical(ret))
 			return X86_EXEC_UNHANDLED;
 		cpu->gpr[X86_RSP] += 8;
 		x->next_rip = ret;
