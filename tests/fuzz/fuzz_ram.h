@@ -6,6 +6,9 @@
 #include <stdint.h>
 #include <stdlib.h>
 
+#include "hostvisor/e820.h"
+#include "hostvisor/gmem.h"
+
 #define FUZZ_RAM_SIZE (4u << 20)
 
 static inline uint8_t *fuzz_ram(void)
@@ -14,6 +17,19 @@ static inline uint8_t *fuzz_ram(void)
 
 	if (!ram)
 		ram = malloc(FUZZ_RAM_SIZE);
+	return ram;
+}
+
+/* The loaders' guest: the shared RAM as one region at 0 and its E820 map; NULL if out of memory. */
+static inline uint8_t *fuzz_guest(struct gmem *gm, struct e820_map *map)
+{
+	uint8_t *ram = fuzz_ram();
+
+	if (!ram)
+		return NULL;
+	if (gmem_add_region(gm, 0, FUZZ_RAM_SIZE, ram))
+		abort();
+	e820_build(map, FUZZ_RAM_SIZE);
 	return ram;
 }
 

@@ -25,14 +25,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct gmem gm = { 0 };
 	struct e820_map map;
 	char err[128] = "";
-	uint8_t *ram = fuzz_ram();
+	uint8_t *ram = fuzz_guest(&gm, &map);
 	int rc;
 
 	if (!ram)
 		return 0;
-	if (gmem_add_region(&gm, 0, FUZZ_RAM_SIZE, ram))
-		abort();
-	e820_build(&map, FUZZ_RAM_SIZE);
 	if (size & 1) {
 		img.initrd = initrd;
 		img.initrd_len = sizeof(initrd);
