@@ -1,8 +1,11 @@
 /* Runs a kernel loader on a heap copy of exactly len image bytes, so ASan catches any read past
- * the image: shared by the Linux and Multiboot loader tests. */
+ * the image, and checks its NULL-argument refusals: shared by the Linux, Multiboot and PVH
+ * loader tests. */
 #ifndef TESTS_BOOT_LOAD_H
 #define TESTS_BOOT_LOAD_H
 
+#include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -32,6 +35,19 @@ static inline int boot_load_copy(boot_loader_fn loader, const struct gmem *gm,
 	rc = loader(gm, map, &img, entry, err, errlen);
 	free(copy);
 	return rc;
+}
+
+/* True if the loader refuses a NULL guest memory, map, image set or entry with -EINVAL. */
+static inline bool boot_rejects_null_arguments(boot_loader_fn loader, const struct gmem *gm,
+					       const struct e820_map *map,
+					       const struct boot_images *img)
+{
+	struct boot_entry entry;
+
+	return loader(NULL, map, img, &entry, NULL, 0) == -EINVAL &&
+	       loader(gm, NULL, img, &entry, NULL, 0) == -EINVAL &&
+	       loader(gm, map, NULL, &entry, NULL, 0) == -EINVAL &&
+	       loader(gm, map, img, NULL, NULL, 0) == -EINVAL;
 }
 
 #endif
