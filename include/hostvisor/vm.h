@@ -41,6 +41,7 @@ struct vm_config {
 	int nnet;
 	bool no_reboot;
 	bool stats;
+	bool no_jit; /* emu engine: interpret every instruction (no translation cache) */
 	int verbose;
 };
 

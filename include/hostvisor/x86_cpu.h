@@ -259,7 +259,8 @@ struct x86_cpu {
 
 /*
  * What the CPU reaches outside itself. read/write are physical-memory accesses (linear ones
- * while CR0.PG is clear, which is all the conformance tests use); len is 1..16 and never
+ * while CR0.PG is clear, as the conformance tests' interpreter runs have it; their JIT runs
+ * page); len is 1..16 and never
  * crosses a 4 KiB page. Each returns 0 or an X86_EXC_*. The optional callbacks may be NULL:
  * the CPU then behaves as if the thing were absent (port reads give all ones, unknown MSRs
  * #GP, the clock stands still).

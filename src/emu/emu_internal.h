@@ -11,6 +11,7 @@
 #include "hostvisor/vm.h"
 #include "hostvisor/x86_cpu.h"
 #include "icache.h"
+#include "jit.h"
 
 #define EMU_UD_LOG_MAX 16
 #define EMU_TRACE_LEN 32 /* a power of two */
@@ -27,6 +28,7 @@ struct emu_vcpu {
 	struct emu_vm *ev;
 	struct lapic *apic;
 	struct icache *icache;
+	struct x86_jit *jit; /* NULL: --no-jit */
 	bool wait_for_sipi;  /* an AP before its STARTUP IPI (SDM 9.4) */
 	bool halt_counted;
 	atomic_bool kicked;  /* look at interrupts and requests now */

@@ -19,6 +19,7 @@
 #include "hostvisor/x86_mmu.h"
 
 #define BURST_INSNS 4096
+#define JIT_HOT 8 /* entries into a block before it is translated */
 #define HALT_WAIT_NS 100000000ull /* re-check requests at least every 100 ms */
 #define MSR_IA32_APIC_BASE 0x1b
 #define PAGE_SIZE 4096ull
@@ -375,6 +376,14 @@ int emu_vcpu_init(struct vcpu *vcpu)
 		log_error("emu: vCPU %d: out of memory", vcpu->id);
 		return -ENOMEM;
 	}
+	if (!vcpu->vm->cfg.no_jit) {
+		v->jit = x86_jit_create(JIT_HOT, X86_JIT_MAX_INSNS);
+		if (!v->jit) {
+			log_error("emu: vCPU %d: cannot map the translation cache: %s", vcpu->id,
+				  strerror(errno));
+			return -ENOMEM;
+		}
+	}
 	v->cpu.apic_id = (uint32_t)vcpu->id;
 	x86_cpu_reset(&v->cpu);
 	if (vcpu->id == 0) {
@@ -395,6 +404,7 @@ void emu_vcpu_destroy(struct vcpu *vcpu)
 	if (v->apic)
 		lapic_destroy(v->apic);
 	icache_destroy(v->icache);
+	x86_jit_destroy(v->jit);
 	pthread_cond_destroy(&v->wait_cond);
 	pthread_mutex_destroy(&v->wait_lock);
 	free(v);
@@ -561,6 +571,26 @@ static bool raise_exception(struct emu_vcpu *v, int exc)
 	return false;
 }
 
+/* Whether run_burst stops after an instruction: a HLT, a kick, an interrupt window opening. */
+static bool burst_ends(struct emu_vcpu *v, bool want_window)
+{
+	const struct x86_cpu *cpu = &v->cpu;
+
+	if (cpu->halted || atomic_load_explicit(&v->kicked, memory_order_relaxed))
+		return true;
+	return want_window && (cpu->rflags & X86_FLAG_IF) && !cpu->intr_shadow;
+}
+
+/* One translated block at RIP if there is one: false if none ran (interpret instead). */
+static bool run_block(struct emu_vcpu *v, int *rc, unsigned *count)
+{
+	*rc = x86_jit_run(v->jit, &v->cpu, &emu_mem_ops, v, count);
+	if (*rc == X86_JIT_NONE)
+		return false;
+	v->trace[v->trace_pos++ % EMU_TRACE_LEN] = v->cpu.rip;
+	return true;
+}
+
 /* Up to BURST_INSNS instructions, until a kick, a HLT, or an interrupt window opening. */
 static void run_burst(struct emu_vcpu *v, bool want_window)
 {
@@ -568,20 +598,21 @@ static void run_burst(struct emu_vcpu *v, bool want_window)
 	const struct x86_insn *in;
 	uint8_t *unit;
 
-	for (int i = 0; i < BURST_INSNS; i++) {
+	for (unsigned i = 0; i < BURST_INSNS;) {
+		unsigned count = 1;
 		int rc;
 
-		v->trace[v->trace_pos++ % EMU_TRACE_LEN] = cpu->rip;
-		rc = icache_fetch(v->icache, cpu, &emu_mem_ops, v, &in, &unit);
-
-		if (rc == 0)
-			rc = x86_execute_hinted(cpu, &emu_mem_ops, v, in, unit);
-		v->vcpu->stats.instructions++;
+		if (!v->jit || !run_block(v, &rc, &count)) {
+			v->trace[v->trace_pos++ % EMU_TRACE_LEN] = cpu->rip;
+			rc = icache_fetch(v->icache, cpu, &emu_mem_ops, v, &in, &unit);
+			if (rc == 0)
+				rc = x86_execute_hinted(cpu, &emu_mem_ops, v, in, unit);
+		}
+		i += count ? count : 1;
+		v->vcpu->stats.instructions += count;
 		if (rc && !raise_exception(v, rc))
 			return;
-		if (cpu->halted || atomic_load_explicit(&v->kicked, memory_order_relaxed))
-			return;
-		if (want_window && (cpu->rflags & X86_FLAG_IF) && !cpu->intr_shadow)
+		if (burst_ends(v, want_window))
 			return;
 	}
 }

@@ -23,6 +23,7 @@ enum {
 	OPT_NET,
 	OPT_NO_REBOOT,
 	OPT_STATS,
+	OPT_NO_JIT,
 	OPT_VERBOSE,
 	OPT_HELP,
 };
@@ -38,6 +39,7 @@ static const struct option long_options[] = {
 	{ "net", required_argument, NULL, OPT_NET },
 	{ "no-reboot", no_argument, NULL, OPT_NO_REBOOT },
 	{ "stats", no_argument, NULL, OPT_STATS },
+	{ "no-jit", no_argument, NULL, OPT_NO_JIT },
 	{ "verbose", no_argument, NULL, OPT_VERBOSE },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ NULL, 0, NULL, 0 },
@@ -50,7 +52,7 @@ const char *options_usage(void)
 	       "                     [--mem SIZE] [--cpus N] [--serial stdio|file:PATH|unix:PATH|"
 	       "null]...\n"
 	       "                     [--net MODEL,BACKEND[,mac=MAC][,capture=FILE]]...\n"
-	       "                     [--no-reboot] [--stats] [--verbose]\n"
+	       "                     [--no-reboot] [--stats] [--no-jit] [--verbose]\n"
 	       "       hostvisor probe      (can /dev/kvm run an unmodified kernel here?)\n"
 	       "       hostvisor --version\n"
 	       "Without --kernel, run boots the default guest built by `make` (build/guest/).\n"
@@ -162,6 +164,7 @@ static int parse_option(int opt, const char *arg, uint64_t host_ram, struct vm_c
 	}
 	case OPT_NO_REBOOT: cfg->no_reboot = true; return 0;
 	case OPT_STATS: cfg->stats = true; return 0;
+	case OPT_NO_JIT: cfg->no_jit = true; return 0;
 	case OPT_VERBOSE: cfg->verbose++; return 0;
 	default:
 		return -EINVAL;
