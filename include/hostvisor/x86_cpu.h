@@ -9,6 +9,7 @@
 #ifndef HOSTVISOR_X86_CPU_H
 #define HOSTVISOR_X86_CPU_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -224,9 +225,34 @@ struct x86_tlb {
 	 * INVLPG of an address outside them needs no search for other pieces. */
 	uint64_t large[X86_TLB_LARGE_WORDS];
 	/* Counts flushes and INVLPGs, so that a user of a translation (the emu engine's decoded
-	 * instruction cache) can tell it is still the TLB's. */
+	 * instruction cache) can tell it is still the TLB's; also writes to code_pages. */
 	uint32_t flushes;
+	/* NULL, or the physical pages holding translated code (the emu engine's translation
+	 * cache, a hashed bitmap of X86_CODE_PAGE_WORDS words): writes to them are never cached
+	 * in the write sets, and each one counts as a flush, so translated code sees them. */
+	const uint64_t *code_pages;
 };
+#define X86_CODE_PAGE_BITS 20
+#define X86_CODE_PAGE_WORDS ((1u << X86_CODE_PAGE_BITS) / 64)
+
+static inline unsigned x86_code_page_bit(uint64_t phys)
+{
+	return (unsigned)((phys >> 12) & ((1u << X86_CODE_PAGE_BITS) - 1));
+}
+
+static inline bool x86_code_page_test(const uint64_t *bits, uint64_t phys)
+{
+	unsigned b = x86_code_page_bit(phys);
+
+	return bits[b / 64] & (1ull << (b % 64));
+}
+
+static inline void x86_code_page_mark(uint64_t *bits, uint64_t phys)
+{
+	unsigned b = x86_code_page_bit(phys);
+
+	bits[b / 64] |= 1ull << (b % 64);
+}
 
 struct x86_cpu {
 	/* What x86_step saves and restores when an instruction faults. */

@@ -18,7 +18,7 @@
 #include "hostvisor/log.h"
 #include "hostvisor/x86_mmu.h"
 
-#define BURST_INSNS 4096
+#define BURST_INSNS 16384
 #define JIT_HOT 8 /* entries into a block before it is translated */
 #define HALT_WAIT_NS 100000000ull /* re-check requests at least every 100 ms */
 #define MSR_IA32_APIC_BASE 0x1b
@@ -581,6 +581,32 @@ static bool burst_ends(struct emu_vcpu *v, bool want_window)
 	return want_window && (cpu->rflags & X86_FLAG_IF) && !cpu->intr_shadow;
 }
 
+/*
+ * Serializing instructions (SDM 8.2.5): after one, modified code must be seen, also code
+ * another vCPU or a device wrote (the cross-modification protocol of SDM 8.1.3). Counting one
+ * as a TLB flush makes translated code check its guest bytes again before it runs.
+ */
+static bool serializing(const struct x86_insn *in)
+{
+	switch (in->op) {
+	case X86_OP_IRET:
+	case X86_OP_CPUID:
+	case X86_OP_MOV_TO_CR:
+	case X86_OP_MOV_TO_DR:
+	case X86_OP_WBINVD:
+	case X86_OP_INVD:
+	case X86_OP_LGDT:
+	case X86_OP_LIDT:
+	case X86_OP_LLDT:
+	case X86_OP_LTR:
+	case X86_OP_WRMSR:
+	case X86_OP_RSM:
+		return true;
+	default:
+		return false;
+	}
+}
+
 /* One translated block at RIP if there is one: false if none ran (interpret instead). */
 static bool run_block(struct emu_vcpu *v, int *rc, unsigned *count)
 {
@@ -605,8 +631,11 @@ static void run_burst(struct emu_vcpu *v, bool want_window)
 		if (!v->jit || !run_block(v, &rc, &count)) {
 			v->trace[v->trace_pos++ % EMU_TRACE_LEN] = cpu->rip;
 			rc = icache_fetch(v->icache, cpu, &emu_mem_ops, v, &in, &unit);
-			if (rc == 0)
+			if (rc == 0) {
 				rc = x86_execute_hinted(cpu, &emu_mem_ops, v, in, unit);
+				if (serializing(in))
+					cpu->tlb.flushes++;
+			}
 		}
 		i += count ? count : 1;
 		v->vcpu->stats.instructions += count;

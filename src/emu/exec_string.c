@@ -11,7 +11,10 @@
  * 2^64 costs bounded work per call. A fault after some iterations likewise keeps the finished
  * ones and ends the step; the re-executed instruction then reports the fault with nothing done.
  */
+#include <string.h>
+
 #include "exec_internal.h"
+#include "mmu_fast.h"
 
 #define X86_STRING_CHUNK 4096u
 
@@ -96,6 +99,48 @@ static int string_once(struct x86_exec *x, const struct string_op *s)
 	}
 }
 
+/*
+ * REP MOVS / REP STOS in 64-bit mode, forward, between RAM pages the TLB holds: up to max
+ * elements at once, as many as stay within the source and destination pages. Returns how many
+ * were done (0: take the element path, which also reports any fault). A forward MOVS onto an
+ * overlapping higher destination repeats a pattern element by element: not done here.
+ */
+static uint64_t string_bulk(struct x86_exec *x, const struct string_op *s, uint64_t max)
+{
+	struct x86_cpu *cpu = x->cpu;
+	uint64_t rdi = cpu->gpr[X86_RDI], rsi = cpu->gpr[X86_RSI], n, bytes;
+	bool movs = x->in->op == X86_OP_MOVS;
+	uint8_t *dst;
+	const uint8_t *src = NULL;
+
+	if (s->asize != 8 || s->step < 0 || cpu->mode != X86_MODE_LONG64 ||
+	    (movs && x->in->seg != X86_SEG_NONE && x->in->seg != X86_SEG_DS))
+		return 0;
+	n = (4096 - (rdi & 4095)) / s->size;
+	if (movs && (4096 - (rsi & 4095)) / s->size < n)
+		n = (4096 - (rsi & 4095)) / s->size;
+	if (max < n)
+		n = max;
+	bytes = n * s->size;
+	if (!n || !(dst = x86_tlb_host(cpu, rdi, (unsigned)bytes, X86_ACC_WRITE)))
+		return 0;
+	if (movs) {
+		src = x86_tlb_host(cpu, rsi, (unsigned)bytes, X86_ACC_READ);
+		if (!src || (dst > src && dst < src + bytes))
+			return 0;
+		memmove(dst, src, bytes);
+		cpu->gpr[X86_RSI] = rsi + bytes;
+	} else if (s->size == 1) {
+		memset(dst, (int)(cpu->gpr[X86_RAX] & 0xff), bytes);
+	} else {
+		for (uint64_t i = 0; i < bytes; i += s->size)
+			memcpy(dst + i, &cpu->gpr[X86_RAX], s->size);
+	}
+	cpu->gpr[X86_RDI] = rdi + bytes;
+	cpu->gpr[X86_RCX] -= n;
+	return n;
+}
+
 static bool is_compare(const struct x86_insn *in)
 {
 	return in->op == X86_OP_CMPS || in->op == X86_OP_SCAS;
@@ -112,13 +157,24 @@ static int string_rep(struct x86_exec *x, const struct string_op *s)
 	uint64_t count;
 	int rc;
 
-	for (unsigned done = 0;; done++) {
+	for (uint64_t done = 0;; done++) {
+		uint64_t bulk;
+
 		count = x86_reg_get(x, X86_RCX, s->asize);
 		if (count == 0)
 			return 0;
-		if (done == X86_STRING_CHUNK) {
+		if (done >= X86_STRING_CHUNK) {
 			x->next_rip = x->cpu->rip; /* resume later, like an interrupted REP */
 			return 0;
+		}
+		bulk = is_compare(x->in) || x->in->op == X86_OP_LODS ?
+			       0 :
+			       string_bulk(x, s, X86_STRING_CHUNK - done < count ?
+							 X86_STRING_CHUNK - done :
+							 count);
+		if (bulk) {
+			done += bulk - 1;
+			continue;
 		}
 		rc = string_once(x, s);
 		if (rc) {

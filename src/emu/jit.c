@@ -16,6 +16,7 @@
 #define CODE_BUFFER_SIZE (32u << 20)
 #define BLOCK_ROOM (64u << 10) /* the most one block's code and guest bytes can take */
 #define TABLE_ENTRIES 16384    /* a power of two */
+#define CHAIN_BUDGET 1024      /* blocks one run may chain through */
 
 enum block_state {
 	BLOCK_COUNTING, /* not yet hot */
@@ -27,7 +28,7 @@ struct jit_block {
 	uint64_t rip;
 	const uint8_t *host;  /* where its guest bytes were, in guest RAM */
 	const uint8_t *bytes; /* a copy of them, in the code buffer */
-	void *code;
+	struct jit_code code;
 	uint32_t gen; /* the code buffer's generation it belongs to */
 	uint16_t len; /* guest bytes */
 	uint16_t heat;
@@ -45,6 +46,13 @@ struct x86_jit {
 	const uint8_t *exit_stub;
 	uint32_t gen;
 	unsigned hot, max_insns;
+	/* The direct exit the last run left by, to point at the next block if that is its
+	 * target (chaining). */
+	uint8_t *pending_link;
+	uint64_t pending_rip;
+	/* Guest physical pages holding translated code, hashed: writes to them are not cached in
+	 * the TLB, so that the CPU notices them (mmu.c) and the blocks are checked again. */
+	uint64_t code_pages[X86_CODE_PAGE_WORDS];
 	struct x86_jit_stats stats;
 	struct jit_block table[TABLE_ENTRIES];
 };
@@ -120,6 +128,7 @@ void x86_jit_flush(struct x86_jit *jit)
 {
 	jit->gen++;
 	jit->used = jit->prologue_end;
+	jit->pending_link = NULL;
 	/* the old code is never entered again: its pages can go */
 	madvise(jit->buf + PAGE_SIZE, CODE_BUFFER_SIZE - PAGE_SIZE, MADV_DONTNEED);
 }
@@ -151,16 +160,56 @@ static const uint8_t *code_at(struct x86_cpu *cpu, const struct x86_mem_ops *mem
 	return (phys & (PAGE_SIZE - 1)) + len <= PAGE_SIZE ? walked : NULL;
 }
 
+/* Points a jmp rel32 (at rel) at target. */
+static void patch_jump(uint8_t *rel, const uint8_t *target)
+{
+	int32_t d = (int32_t)(target - (rel + 4));
+
+	memcpy(rel, &d, 4);
+}
+
+/* A block replaced by a new translation: its way in from other blocks now leaves at once. */
+static void retire(struct x86_jit *jit, struct jit_block *b)
+{
+	if (b->state != BLOCK_READY || b->gen != jit->gen)
+		return;
+	b->code.chain_entry[0] = 0xe9;
+	patch_jump(b->code.chain_entry + 1, b->code.to_c);
+}
+
+/*
+ * Marks the physical page as holding code: no TLB entry of this CPU may write it without
+ * going through mmu.c's translate() (which then counts a flush), so the ones there are dropped.
+ */
+static void mark_code_page(struct x86_jit *jit, struct x86_cpu *cpu, uint64_t phys)
+{
+	uint64_t page = phys & ~(uint64_t)(PAGE_SIZE - 1);
+
+	x86_code_page_mark(jit->code_pages, page);
+	for (unsigned user = 0; user < 2; user++) {
+		for (unsigned i = 0; i < X86_TLB_SIZE; i++) {
+			struct x86_tlb_entry *e = &cpu->tlb.set[X86_ACC_WRITE][user][i];
+
+			if (e->tag && (e->phys & ~(uint64_t)X86_TLBF_MASK) == page)
+				e->tag = 0;
+		}
+	}
+}
+
 /* Translates the block at cpu->rip into b; false if it cannot be. */
 static bool translate(struct x86_jit *jit, struct x86_cpu *cpu, const struct x86_mem_ops *mem,
 		      void *opaque, struct jit_block *b)
 {
 	const uint8_t *host = code_at(cpu, mem, opaque, cpu->rip, 1);
+	struct jit_code code;
 	struct jit_emit e;
-	unsigned len, n;
+	uint8_t *walked;
+	uint64_t phys;
+	unsigned len;
 
-	if (!host)
+	if (!host || x86_mmu_translate(cpu, mem, opaque, cpu->rip, X86_ACC_FETCH, &phys, &walked))
 		return false;
+	retire(jit, b);
 	if (CODE_BUFFER_SIZE - jit->used < BLOCK_ROOM) {
 		x86_jit_flush(jit);
 		jit->stats.flushes++;
@@ -168,12 +217,15 @@ static bool translate(struct x86_jit *jit, struct x86_cpu *cpu, const struct x86
 	e = (struct jit_emit){.p = jit->buf + jit->used, .start = jit->buf + jit->used,
 			      .end = jit->buf + jit->used + BLOCK_ROOM - PAGE_SIZE};
 	len = jit_translate(&e, host, host - (cpu->rip & (PAGE_SIZE - 1)) + PAGE_SIZE, cpu->rip,
-			    cpu->cpl, jit->max_insns, jit->exit_stub, &n);
+			    cpu->cpl, jit->max_insns, jit->exit_stub, &code);
 	if (!len || e.full) {
-		b->state = BLOCK_NEVER;
+		*b = (struct jit_block){.rip = cpu->rip, .cpl = cpu->cpl, .gen = jit->gen,
+					.state = BLOCK_NEVER};
 		return false;
 	}
-	*b = (struct jit_block){.rip = cpu->rip, .host = host, .code = e.start, .gen = jit->gen,
+	mark_code_page(jit, cpu, phys);
+	*code.valid = cpu->tlb.flushes;
+	*b = (struct jit_block){.rip = cpu->rip, .host = host, .code = code, .gen = jit->gen,
 				.len = (uint16_t)len, .cpl = cpu->cpl, .state = BLOCK_READY};
 	memcpy(e.p, host, len);
 	b->bytes = e.p;
@@ -208,28 +260,44 @@ static struct jit_block *block_for(struct x86_jit *jit, struct x86_cpu *cpu,
 			return NULL;
 		return translate(jit, cpu, mem, opaque, b) ? b : NULL;
 	}
+	if (*b->code.valid == cpu->tlb.flushes)
+		return b; /* no flush and no write to a code page since the bytes last matched */
 	host = code_at(cpu, mem, opaque, cpu->rip, b->len);
-	if (host == b->host && !memcmp(host, b->bytes, b->len))
+	if (host == b->host && !memcmp(host, b->bytes, b->len)) {
+		*b->code.valid = cpu->tlb.flushes;
 		return b;
+	}
 	/* the code or its mapping changed: translate it afresh */
 	return host && translate(jit, cpu, mem, opaque, b) ? b : NULL;
+}
+
+/* The last run left by a direct exit to this block: from now on it jumps here itself. */
+static void chain(struct x86_jit *jit, const struct jit_block *b)
+{
+	if (jit->pending_link && jit->pending_rip == b->rip)
+		patch_jump(jit->pending_link, b->code.chain_entry);
+	jit->pending_link = NULL;
 }
 
 int x86_jit_run(struct x86_jit *jit, struct x86_cpu *cpu, const struct x86_mem_ops *mem,
 		void *opaque, unsigned *count)
 {
-	struct jit_ctx ctx = {.cpu = cpu, .mem = mem, .opaque = opaque};
+	struct jit_ctx ctx = {.cpu = cpu, .mem = mem, .opaque = opaque, .budget = CHAIN_BUDGET};
 	struct jit_block *b;
 	int rc;
 
 	*count = 0;
-	if (!may_run(cpu))
+	cpu->tlb.code_pages = jit->code_pages;
+	b = may_run(cpu) ? block_for(jit, cpu, mem, opaque) : NULL;
+	if (!b) {
+		jit->pending_link = NULL;
 		return X86_JIT_NONE;
-	b = block_for(jit, cpu, mem, opaque);
-	if (!b)
-		return X86_JIT_NONE;
-	rc = jit->enter(cpu, &ctx, b->code);
+	}
+	chain(jit, b);
+	rc = jit->enter(cpu, &ctx, b->code.body);
 	*count = ctx.count;
+	jit->pending_link = rc == 0 ? ctx.link : NULL;
+	jit->pending_rip = cpu->rip;
 	jit->stats.runs++;
 	jit->stats.insns += ctx.count;
 	jit->stats.slow_steps += ctx.slow_steps;

@@ -16,8 +16,19 @@ struct jit_ctx {
 	struct x86_cpu *cpu;
 	const struct x86_mem_ops *mem;
 	void *opaque;
-	uint32_t count; /* instructions the block completed, written at every exit */
+	uint32_t count;	 /* instructions the blocks completed (each exit adds its own) */
+	int32_t budget;	 /* chained block entries left before the dispatcher must look */
+	uint8_t *link;	 /* the rel32 of the direct exit taken, NULL: none */
 	uint64_t slow_steps;
+};
+
+/* Where jit_translate put a block's parts. */
+struct jit_code {
+	uint32_t *valid;      /* header: TLB flush count when its guest bytes last matched */
+	uint8_t *chain_entry; /* the way in from another block (checks valid) */
+	uint8_t *body;	      /* the way in from the dispatcher */
+	uint8_t *to_c;	      /* leaves for the dispatcher with RIP = the block's */
+	unsigned n_insns;
 };
 
 /* Called from translated code: the interpreter runs the instruction at cpu->rip. */
@@ -25,12 +36,12 @@ int jit_slow_step(struct jit_ctx *ctx);
 
 /*
  * Translates the guest code at host (rip's bytes, which lie within one guest page up to
- * page_end) for CPL cpl into e, entering through the prologue's exit at exit_stub. Returns the
- * guest bytes covered (0: the first instruction is not translated) and the instructions in
- * *n_insns; e->full means the buffer ran out.
+ * page_end) for CPL cpl into e, leaving through the prologue's exit at exit_stub. Returns the
+ * guest bytes covered (0: the first instruction is not translated) and the block's parts in
+ * *out; e->full means the buffer ran out.
  */
 unsigned jit_translate(struct jit_emit *e, const uint8_t *host, const uint8_t *page_end,
 		       uint64_t rip, unsigned cpl, unsigned max_insns, const uint8_t *exit_stub,
-		       unsigned *n_insns);
+		       struct jit_code *out);
 
 #endif

@@ -32,6 +32,9 @@
 	((int32_t)(offsetof(struct x86_cpu, seg) + (s) * sizeof(struct x86_segment) +              \
 		   offsetof(struct x86_segment, base)))
 #define CTX_COUNT ((int32_t)offsetof(struct jit_ctx, count))
+#define CTX_LINK ((int32_t)offsetof(struct jit_ctx, link))
+#define CTX_BUDGET ((int32_t)offsetof(struct jit_ctx, budget))
+#define CPU_TLB_FLUSHES ((int32_t)offsetof(struct x86_cpu, tlb.flushes))
 
 #define FL_CF 0x001u
 #define FL_PF 0x004u
@@ -75,6 +78,7 @@ struct jit_insn {
 	uint8_t kind, form;
 	bool read_reg, write_reg; /* the ModRM.reg register operand */
 	bool write_rm;		  /* the r/m register operand (RAX side) */
+	bool reg_dest_only, rm_dest_only; /* written without being read (MOV, MOVZX, ...) */
 	bool rdx_implied;	  /* CWD/CQO, one-operand MUL/IMUL: RDX is an operand too */
 	bool rm_in_rcx;		  /* one-operand MUL/IMUL: a register r/m goes to RCX (RAX is taken) */
 	bool count_in_cl;	  /* shift or SHLD/SHRD by CL */
@@ -202,7 +206,7 @@ static bool classify_0f(struct jit_insn *j)
 	switch (in->op) {
 	case X86_OP_MOVZX:
 	case X86_OP_MOVSX:
-		j->read_reg = j->write_reg = true;
+		j->read_reg = j->write_reg = j->reg_dest_only = true;
 		j->mem = MEM_R;
 		j->msize = in->opcode & 1 ? 2 : 1;
 		return true;
@@ -315,6 +319,7 @@ static bool classify_misc(struct jit_insn *j)
 
 	switch (in->op) {
 	case X86_OP_MOV:
+		j->rm_dest_only = true;
 		if (in->opcode >= 0xb0 && in->opcode <= 0xbf) {
 			j->form = JF_OPREG;
 			j->write_rm = true;
@@ -328,8 +333,9 @@ static bool classify_misc(struct jit_insn *j)
 		if (in->opcode < 0x88 || in->opcode > 0x8b)
 			return false; /* moffs forms */
 		j->read_reg = true;
-		j->write_reg = in->opcode & 2;
+		j->write_reg = j->reg_dest_only = in->opcode & 2;
 		j->write_rm = !(in->opcode & 2);
+		j->rm_dest_only = j->write_rm;
 		j->mem = in->opcode & 2 ? MEM_R : MEM_W;
 		return true;
 	case X86_OP_TEST: /* 84 85 A8 A9 */
@@ -352,12 +358,12 @@ static bool classify_misc(struct jit_insn *j)
 		j->read_reg = j->write_reg = j->write_rm = true;
 		return true;
 	case X86_OP_MOVSXD:
-		j->read_reg = j->write_reg = true;
+		j->read_reg = j->write_reg = j->reg_dest_only = true;
 		j->mem = MEM_R;
 		j->msize = 4;
 		return true;
 	case X86_OP_IMUL: /* 69 6B */
-		j->read_reg = j->write_reg = true;
+		j->read_reg = j->write_reg = j->reg_dest_only = true;
 		j->mem = MEM_R;
 		j->fl_write = j->fl_spill = FL_ALL;
 		return true;
@@ -481,20 +487,36 @@ static void slow_from(struct gen *g, unsigned i, uint8_t *rel)
 		g->e->full = true; /* cannot happen: at most two lookups and a check */
 }
 
-/* mov dword [r12 + count], n */
+/* add dword [r12 + count], n: chained blocks add up their instructions */
 static void emit_count(struct jit_emit *e, unsigned n)
 {
-	e_op_mem(e, false, 0xc7, 0, HR_R12, CTX_COUNT);
+	if (!n)
+		return;
+	e_op_mem(e, false, 0x81, 0, HR_R12, CTX_COUNT);
 	ed(e, n);
 }
 
-/* Leaves the block with RIP = rip after n instructions. */
+/*
+ * Leaves the block for rip after n instructions, through a jump that the dispatcher can later
+ * point straight at the block for rip (jit.c, chaining). Until then it falls through to the
+ * way out, which tells the dispatcher where that jump's rel32 is.
+ */
 static void emit_exit(struct gen *g, uint64_t rip, unsigned n)
 {
-	emit_count(g->e, n);
-	e_store_imm(g->e, HR_RBX, CPU_RIP, rip, HR_RAX);
-	e_op_rr(g->e, false, 0x31, HR_RAX, HR_RAX); /* xor eax, eax */
-	e_jmp_to(g->e, g->exit_stub);
+	struct jit_emit *e = g->e;
+	uint8_t *link;
+
+	emit_count(e, n);
+	link = e_jmp32(e);
+	e_patch(e, link, e->p);
+	eb(e, 0x48); /* lea rax, [rip - to the rel32] */
+	eb(e, 0x8d);
+	eb(e, 0x05);
+	ed(e, (uint32_t)(int32_t)(link - (e->p + 4)));
+	e_store(e, HR_R12, CTX_LINK, HR_RAX);
+	e_store_imm(e, HR_RBX, CPU_RIP, rip, HR_RAX);
+	e_op_rr(e, false, 0x31, HR_RAX, HR_RAX); /* xor eax, eax */
+	e_jmp_to(e, g->exit_stub);
 }
 
 /* Leaves the block with the RIP already in cpu->rip. */
@@ -654,14 +676,18 @@ static bool rm_is_byte(const struct jit_insn *j)
 	return in->op == X86_OP_SETCC || in->opsize == 1;
 }
 
-/* Loads guest register reg into host register host; returns the host code to encode. */
+/*
+ * Loads guest register reg into host register host (unless it is only written whole); returns
+ * the host code to encode.
+ */
 static unsigned load_operand(struct jit_emit *e, const struct x86_insn *in, unsigned reg,
-			     bool byte_operand, unsigned host, unsigned *guest)
+			     bool byte_operand, unsigned host, unsigned *guest, bool dest_only)
 {
 	bool high = high_byte(in, reg, byte_operand);
 
 	*guest = high ? reg - 4 : reg;
-	e_load(e, host, HR_RBX, CPU_GPR(*guest));
+	if (!dest_only)
+		e_load(e, host, HR_RBX, CPU_GPR(*guest));
 	return high ? host + 4 : host;
 }
 
@@ -702,14 +728,20 @@ static void emit_native(struct gen *g, const struct jit_insn *j, unsigned i)
 		emit_address(g, j, false);
 		emit_tlb(g, i, j->msize, j->mem & MEM_W);
 	}
+	/* a destination of 4 or 8 bytes is written whole (4 zero-extends): no need to load it */
+	bool whole = in->opsize >= 4;
+
 	if (j->read_reg || j->write_reg)
-		reg_field = load_operand(e, in, in->reg, in->opsize == 1, HR_RDX, &reg_guest);
+		reg_field = load_operand(e, in, in->reg, in->opsize == 1, HR_RDX, &reg_guest,
+					 j->reg_dest_only && whole);
 	if (j->form == JF_OPREG)
-		rm_field = load_operand(e, in, in->opreg, in->opsize == 1, HR_RAX, &rm_guest);
+		rm_field = load_operand(e, in, in->opreg, in->opsize == 1, HR_RAX, &rm_guest,
+					j->rm_dest_only && whole);
 	else if (j->form == JF_ACC)
 		e_load(e, HR_RAX, HR_RBX, CPU_GPR(X86_RAX));
 	else if (!rm_mem)
-		rm_field = load_operand(e, in, in->rm, rm_is_byte(j), rm_host, &rm_guest);
+		rm_field = load_operand(e, in, in->rm, rm_is_byte(j), rm_host, &rm_guest,
+					j->rm_dest_only && whole);
 	if (j->rdx_implied) {
 		e_load(e, HR_RAX, HR_RBX, CPU_GPR(X86_RAX));
 		e_load(e, HR_RDX, HR_RBX, CPU_GPR(X86_RDX));
@@ -840,8 +872,8 @@ static void emit_indirect_target(struct gen *g, const struct jit_insn *j, unsign
 	emit_canonical_check(g, i);
 }
 
-/* Pushes the return address (clobbers RSI RDI RCX), then leaves for the target in RAX. */
-static void emit_call_tail(struct gen *g, const struct jit_insn *j, unsigned i)
+/* Pushes the return address (clobbers RSI RDI RCX; RAX is kept). */
+static void emit_push_return(struct gen *g, const struct jit_insn *j, unsigned i)
 {
 	struct jit_emit *e = g->e;
 
@@ -849,8 +881,6 @@ static void emit_call_tail(struct gen *g, const struct jit_insn *j, unsigned i)
 	e_mov_imm(e, HR_RCX, j->next);
 	e_store(e, HR_RSI, 0, HR_RCX);
 	emit_rsp_add(e, -8);
-	e_store(e, HR_RBX, CPU_RIP, HR_RAX);
-	emit_exit_here(g, i + 1);
 }
 
 static void emit_flow(struct gen *g, const struct jit_insn *j, unsigned i)
@@ -871,8 +901,8 @@ static void emit_flow(struct gen *g, const struct jit_insn *j, unsigned i)
 		emit_exit(g, target, i + 1);
 		return;
 	case JK_CALL:
-		e_mov_imm(e, HR_RAX, target);
-		emit_call_tail(g, j, i);
+		emit_push_return(g, j, i);
+		emit_exit(g, target, i + 1);
 		return;
 	case JK_RET:
 		emit_stack_slot(g, i, 0, false);
@@ -889,7 +919,9 @@ static void emit_flow(struct gen *g, const struct jit_insn *j, unsigned i)
 		return;
 	default: /* JK_CALL_IND */
 		emit_indirect_target(g, j, i);
-		emit_call_tail(g, j, i);
+		emit_push_return(g, j, i);
+		e_store(e, HR_RBX, CPU_RIP, HR_RAX);
+		emit_exit_here(g, i + 1);
 		return;
 	}
 }
@@ -983,21 +1015,51 @@ static unsigned scan(struct jit_insn *j, const uint8_t *host, const uint8_t *pag
 	return n;
 }
 
+/*
+ * The way in from another block (chaining): the entry spends one unit of the run's budget and
+ * checks that the block's guest bytes were found unchanged since the last TLB flush (the
+ * dispatcher stores that flush count in the block's header when it checks them); otherwise it
+ * leaves for the dispatcher, which checks them itself.
+ */
+static void emit_chain_entry(struct gen *g, uint32_t *valid, uint8_t **to_c)
+{
+	struct jit_emit *e = g->e;
+	int32_t rel;
+
+	e_op_mem(e, false, 0x83, 5, HR_R12, CTX_BUDGET); /* sub dword [r12 + budget], 1 */
+	eb(e, 1);
+	to_c[0] = e_jcc32(e, CC_E);
+	e_op_mem(e, false, 0x8b, HR_RAX, HR_RBX, CPU_TLB_FLUSHES); /* mov eax, [flushes] */
+	eb(e, 0x3b);						  /* cmp eax, [rip + valid] */
+	eb(e, 0x05);
+	rel = (int32_t)((uint8_t *)valid - (e->p + 4));
+	ed(e, (uint32_t)rel);
+	to_c[1] = e_jcc32(e, CC_NE);
+}
+
 unsigned jit_translate(struct jit_emit *e, const uint8_t *host, const uint8_t *page_end,
 		       uint64_t rip, unsigned cpl, unsigned max_insns, const uint8_t *exit_stub,
-		       unsigned *n_insns)
+		       struct jit_code *out)
 {
 	struct jit_insn insns[X86_JIT_MAX_INSNS];
 	struct gen g = {.e = e, .exit_stub = exit_stub, .cpl = cpl};
+	uint8_t *to_c[2];
 	unsigned n, bytes;
 
 	if (max_insns > X86_JIT_MAX_INSNS)
 		max_insns = X86_JIT_MAX_INSNS;
 	n = scan(insns, host, page_end, rip, max_insns, &bytes);
-	*n_insns = n;
+	out->n_insns = n;
 	if (!n)
 		return 0;
 	flags_liveness(insns, n);
+	/* the header: the flush count at the last check of the guest bytes */
+	out->valid = (uint32_t *)(void *)e->p;
+	ed(e, 0);
+	ed(e, 0);
+	out->chain_entry = e->p;
+	emit_chain_entry(&g, out->valid, to_c);
+	out->body = e->p;
 	for (unsigned i = 0; i < n; i++) {
 		emit_insn(&g, &insns[i], i);
 		g.slow[i].resume = insns[i].kind >= JK_JCC ? NULL : e->p;
@@ -1006,5 +1068,11 @@ unsigned jit_translate(struct jit_emit *e, const uint8_t *host, const uint8_t *p
 		emit_exit(&g, insns[n - 1].next, n);
 	for (unsigned i = 0; i < n; i++)
 		emit_slow_path(&g, &insns[i], i);
+	out->to_c = e->p;
+	e_patch(e, to_c[0], e->p);
+	e_patch(e, to_c[1], e->p);
+	e_store_imm(e, HR_RBX, CPU_RIP, rip, HR_RAX);
+	e_op_rr(e, false, 0x31, HR_RAX, HR_RAX);
+	e_jmp_to(e, exit_stub);
 	return bytes;
 }

@@ -439,6 +439,11 @@ static int translate(struct x86_cpu *cpu, const struct x86_mem_ops *mem, void *o
 	out->phys = res.phys_page | res.flags;
 	if (!res.cacheable)
 		return 0;
+	if (kind == X86_ACC_WRITE && cpu->tlb.code_pages &&
+	    x86_code_page_test(cpu->tlb.code_pages, res.phys_page)) {
+		cpu->tlb.flushes++; /* translated code on this page is checked before it runs again */
+		return 0;
+	}
 	*slot = *out;
 	if (kind == X86_ACC_WRITE)
 		cpu->tlb.set[X86_ACC_READ][user][tlb_index(linear)] = *out;
