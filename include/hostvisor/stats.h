@@ -29,6 +29,8 @@ struct vcpu_stats {
 	uint64_t interrupts_injected; /* by the VMM: ExtINT from the PIC (kvm), all (emu) */
 	uint64_t instructions;        /* emu engine: guest instructions executed */
 	uint64_t decodes;             /* emu engine: of those, decoded afresh (cache misses) */
+	uint64_t translated;          /* emu engine: of those, run in translated code */
+	uint64_t blocks;              /* emu engine: blocks translated */
 	struct bus_counter pio[BUS_MAX_IDS];
 	struct bus_counter mmio[BUS_MAX_IDS];
 	struct bus_counter pio_unclaimed, mmio_unclaimed;

@@ -674,6 +674,13 @@ int emu_vcpu_run(struct vcpu *vcpu)
 	}
 	icache_counts(v->icache, &hits, &misses);
 	vcpu->stats.decodes += misses;
+	if (v->jit) {
+		struct x86_jit_stats js;
+
+		x86_jit_stats(v->jit, &js);
+		vcpu->stats.translated += js.insns - js.slow_steps;
+		vcpu->stats.blocks += js.blocks;
+	}
 	log_debug("emu: vCPU %d stops at %04x:%#llx (mode %d, CR0 %#llx, CR3 %#llx, EFER %#llx)",
 		  vcpu->id, cpu->seg[X86_SEG_CS].selector, (unsigned long long)cpu->rip, cpu->mode,
 		  (unsigned long long)cpu->cr0, (unsigned long long)cpu->cr3,

@@ -80,6 +80,7 @@ void stats_print(FILE *out, struct vcpu_stats *const *v, int n, const struct bus
 		 const struct bus *mmio, uint64_t msi_delivered)
 {
 	uint64_t total[EXIT_REASONS] = { 0 }, all = 0, injected = 0, insns = 0, decodes = 0;
+	uint64_t translated = 0, blocks = 0;
 
 	fprintf(out, "hostvisor: statistics\n");
 	for (int i = 0; i < n; i++) {
@@ -91,6 +92,8 @@ void stats_print(FILE *out, struct vcpu_stats *const *v, int n, const struct bus
 		injected += v[i]->interrupts_injected;
 		insns += v[i]->instructions;
 		decodes += v[i]->decodes;
+		translated += v[i]->translated;
+		blocks += v[i]->blocks;
 		fprintf(out, "  vcpu%d exits %" PRIu64 ":", i, sum);
 		for (int r = 0; r < EXIT_REASONS; r++)
 			if (v[i]->exits[r])
@@ -105,6 +108,9 @@ void stats_print(FILE *out, struct vcpu_stats *const *v, int n, const struct bus
 	if (insns)
 		fprintf(out, "  guest instructions executed (emu): %" PRIu64 ", %" PRIu64 " decoded\n",
 			insns, decodes);
+	if (blocks)
+		fprintf(out, "  translated code (emu): %" PRIu64 " blocks, %" PRIu64
+			" of the instructions\n", blocks, translated);
 	fprintf(out, "  interrupts: %" PRIu64 " injected, %" PRIu64 " IOAPIC messages\n",
 		injected, msi_delivered);
 	print_bus(out, "port I/O", v, n, pio, 1);
