@@ -89,7 +89,7 @@ static void emit_prologue(struct x86_jit *jit)
 	}
 	eb(&e, 0xc3);
 	jit->enter = (jit_enter_fn)(void *)jit->buf;
-	jit->prologue_end = (size_t)(e.p - jit->buf);
+	jit->prologue_end = ((size_t)(e.p - jit->buf) + 15) & ~(size_t)15; /* blocks: aligned */
 }
 
 struct x86_jit *x86_jit_create(unsigned hot, unsigned max_insns)

@@ -472,6 +472,7 @@ struct slow_path {
 
 struct gen {
 	struct jit_emit *e;
+	const uint32_t *valid; /* the block's header */
 	const uint8_t *exit_stub;
 	unsigned cpl;
 	struct slow_path slow[X86_JIT_MAX_INSNS];
@@ -507,12 +508,14 @@ static void emit_exit(struct gen *g, uint64_t rip, unsigned n)
 	uint8_t *link;
 
 	emit_count(e, n);
-	link = e_jmp32(e);
-	e_patch(e, link, e->p);
-	eb(e, 0x48); /* lea rax, [rip - to the rel32] */
+	/* RAX = where the jump's rel32 is, for the dispatcher (also when the jump is chained:
+	 * the next block's way in hands it back if that block cannot run) */
+	eb(e, 0x48); /* lea rax, [rip + 1]: the jmp's opcode byte follows */
 	eb(e, 0x8d);
 	eb(e, 0x05);
-	ed(e, (uint32_t)(int32_t)(link - (e->p + 4)));
+	ed(e, 1);
+	link = e_jmp32(e);
+	e_patch(e, link, e->p);
 	e_store(e, HR_R12, CTX_LINK, HR_RAX);
 	e_store_imm(e, HR_RBX, CPU_RIP, rip, HR_RAX);
 	e_op_rr(e, false, 0x31, HR_RAX, HR_RAX); /* xor eax, eax */
@@ -714,6 +717,32 @@ static void emit_native_op(struct jit_emit *e, const struct jit_insn *j, unsigne
 					 0xc0 | (reg_field & 7) << 3 | (rm_field & 7)));
 	for (unsigned k = 0; k < in->imm_size; k++)
 		eb(e, (uint8_t)(in->imm >> (8 * k)));
+}
+
+/*
+ * ALU (00-3B) on two registers of 2 to 8 bytes: the destination is loaded into RAX and the
+ * source taken straight from cpu->gpr as a memory operand, in the opcode's r, r/m direction
+ * (bit 1 set): "dest op= src" either way, so results and flags are those of the guest's form.
+ */
+static bool emit_alu_rr(struct gen *g, const struct jit_insn *j)
+{
+	const struct x86_insn *in = &j->in;
+	struct jit_emit *e = g->e;
+	unsigned dest, src;
+
+	if (j->form != JF_MODRM || in->map != X86_MAP_1B || in->opcode >= 0x40 || in->mod != 3 ||
+	    in->opsize < 2 || j->carry_in)
+		return false;
+	dest = in->opcode & 2 ? in->reg : in->rm;
+	src = in->opcode & 2 ? in->rm : in->reg;
+	e_load(e, HR_RAX, HR_RBX, CPU_GPR(dest));
+	if (in->opsize == 2)
+		eb(e, 0x66);
+	e_op_mem(e, in->opsize == 8, (unsigned)(in->opcode | 2), HR_RAX, HR_RBX, CPU_GPR(src));
+	if (j->write_reg || j->write_rm)
+		e_store(e, HR_RBX, CPU_GPR(dest), HR_RAX);
+	emit_spill(g, j);
+	return true;
 }
 
 static void emit_native(struct gen *g, const struct jit_insn *j, unsigned i)
@@ -930,7 +959,8 @@ static void emit_insn(struct gen *g, const struct jit_insn *j, unsigned i)
 {
 	switch (j->kind) {
 	case JK_NATIVE:
-		emit_native(g, j, i);
+		if (!emit_alu_rr(g, j))
+			emit_native(g, j, i);
 		break;
 	case JK_NOP:
 		break;
@@ -976,7 +1006,19 @@ static void emit_slow_path(struct gen *g, const struct jit_insn *j, unsigned i)
 	e_op_rr(e, false, 0x85, HR_RAX, HR_RAX);
 	fault = e_jcc32(e, CC_NE);
 	if (s->resume) {
-		e_jmp_to(e, s->resume);
+		/* a store to this page's code (it counts as a flush): the rest of the block may be
+		 * stale, so leave with RIP on the next instruction (x86_step moved it there) */
+		int32_t rel;
+
+		e_op_mem(e, false, 0x8b, HR_RCX, HR_RBX, CPU_TLB_FLUSHES); /* mov ecx, [flushes] */
+		eb(e, 0x3b); /* cmp ecx, [rip + valid] */
+		eb(e, 0x0d);
+		rel = (int32_t)((const uint8_t *)g->valid - (e->p + 4));
+		ed(e, (uint32_t)rel);
+		e_jcc_to(e, CC_E, s->resume);
+		emit_count(e, i + 1);
+		e_op_rr(e, false, 0x31, HR_RAX, HR_RAX);
+		e_jmp_to(e, g->exit_stub);
 	} else {
 		emit_count(e, i + 1);
 		e_jmp_to(e, g->exit_stub); /* EAX is 0 */
@@ -1016,10 +1058,11 @@ static unsigned scan(struct jit_insn *j, const uint8_t *host, const uint8_t *pag
 }
 
 /*
- * The way in from another block (chaining): the entry spends one unit of the run's budget and
- * checks that the block's guest bytes were found unchanged since the last TLB flush (the
- * dispatcher stores that flush count in the block's header when it checks them); otherwise it
- * leaves for the dispatcher, which checks them itself.
+ * The way in from another block (chaining), with RAX = the rel32 of the jump that came here:
+ * the entry spends one unit of the run's budget and checks that the block's guest bytes were
+ * found unchanged since the last TLB flush (the dispatcher stores that flush count in the
+ * block's header when it checks them); otherwise it leaves for the dispatcher, which checks
+ * them itself and points that jump at the block now translated for this RIP.
  */
 static void emit_chain_entry(struct gen *g, uint32_t *valid, uint8_t **to_c)
 {
@@ -1029,9 +1072,9 @@ static void emit_chain_entry(struct gen *g, uint32_t *valid, uint8_t **to_c)
 	e_op_mem(e, false, 0x83, 5, HR_R12, CTX_BUDGET); /* sub dword [r12 + budget], 1 */
 	eb(e, 1);
 	to_c[0] = e_jcc32(e, CC_E);
-	e_op_mem(e, false, 0x8b, HR_RAX, HR_RBX, CPU_TLB_FLUSHES); /* mov eax, [flushes] */
-	eb(e, 0x3b);						  /* cmp eax, [rip + valid] */
-	eb(e, 0x05);
+	e_op_mem(e, false, 0x8b, HR_RCX, HR_RBX, CPU_TLB_FLUSHES); /* mov ecx, [flushes] */
+	eb(e, 0x3b);						  /* cmp ecx, [rip + valid] */
+	eb(e, 0x0d);
 	rel = (int32_t)((uint8_t *)valid - (e->p + 4));
 	ed(e, (uint32_t)rel);
 	to_c[1] = e_jcc32(e, CC_NE);
@@ -1055,6 +1098,7 @@ unsigned jit_translate(struct jit_emit *e, const uint8_t *host, const uint8_t *p
 	flags_liveness(insns, n);
 	/* the header: the flush count at the last check of the guest bytes */
 	out->valid = (uint32_t *)(void *)e->p;
+	g.valid = out->valid;
 	ed(e, 0);
 	ed(e, 0);
 	out->chain_entry = e->p;
@@ -1071,6 +1115,7 @@ unsigned jit_translate(struct jit_emit *e, const uint8_t *host, const uint8_t *p
 	out->to_c = e->p;
 	e_patch(e, to_c[0], e->p);
 	e_patch(e, to_c[1], e->p);
+	e_store(e, HR_R12, CTX_LINK, HR_RAX); /* the link that led here, to be pointed afresh */
 	e_store_imm(e, HR_RBX, CPU_RIP, rip, HR_RAX);
 	e_op_rr(e, false, 0x31, HR_RAX, HR_RAX);
 	e_jmp_to(e, exit_stub);

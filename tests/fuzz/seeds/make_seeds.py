@@ -1814,6 +1814,46 @@ def lapic_seeds():
     return seeds
 
 
+# ---------------------------------------------------------------------------------------------
+# jit_fuzz: [flags][8 register choices: RAX RCX RDX RBX RBP RSI RDI R8][guest code at 0x10000].
+# A register choice b is (b & 7) a kind (0 small number, 1 data pointer, 2 stack, 3 MMIO,
+# 4 absent page, 5 near the non-canonical hole, 6 near -1, 7 high bits) and b >> 3 an offset.
+
+
+def jit_input(code, flags=0, regs=(0, 0, 0, 0, 0, 1, 1 | 8, 0)):
+    return bytes([flags]) + bytes(regs) + bytes(code)
+
+
+def jit_seeds():
+    return {
+        # xor eax,eax; mov ecx,64; loop: add rax,[rsi]; add rsi,8; dec ecx; jnz loop; hlt
+        "sum-loop": jit_input(b"\x31\xc0\xb9\x40\x00\x00\x00\x48\x03\x06\x48\x83\xc6\x08"
+                              b"\xff\xc9\x75\xf5\xf4"),
+        # the same loop over the MMIO page
+        "mmio-loop": jit_input(b"\x31\xc0\xb9\x40\x00\x00\x00\x48\x03\x06\x48\x83\xc6\x08"
+                               b"\xff\xc9\x75\xf5\xf4", regs=(0, 0, 0, 0, 0, 3, 1, 0)),
+        # cmp rax,rbx; mov rcx,[rsi]; lea rdx,[rcx+rax*2+5]; mov [rsi+8],rdx; jl +6; ...
+        "cmp-jcc": jit_input(b"\x48\x39\xd8\x48\x8b\x0e\x48\x8d\x54\x41\x05\x48\x89\x56\x08"
+                             b"\x7c\x06\xbf\x01\x00\x00\x00\xf4\xbf\x02\x00\x00\x00\xf4",
+                             regs=(6, 0, 0, 5, 0, 1, 1, 0)),
+        # clc; loop: mov rax,[rdi+rdx*8]; adc [rsi+rdx*8],rax; inc rdx; dec ecx; jnz; setc al
+        "adc-loop": jit_input(b"\xf8\x48\x8b\x04\xd7\x48\x11\x04\xd6\x48\xff\xc2\xff\xc9"
+                              b"\x75\xf1\x0f\x92\xc0\xf4", regs=(0, 0x20, 0, 0, 0, 1, 1 | 0x40, 0)),
+        # mov edx,64; call f; dec edx; jnz; hlt; f: push rbx; add rax,rdx; pop rbx; ret
+        "call-ret": jit_input(b"\xba\x40\x00\x00\x00\xe8\x05\x00\x00\x00\xff\xca\x75\xf7"
+                              b"\xf4\x53\x48\x01\xd0\x5b\xc3"),
+        # mov dword [rip+1],100; mov eax,1; hlt (a store over the next instruction)
+        "smc-next": jit_input(b"\xc7\x05\x01\x00\x00\x00\x64\x00\x00\x00\xb8\x01\x00\x00\x00"
+                              b"\xf4"),
+        # mov ecx,32; loop: add rax,imm32; inc dword [rip-10]; dec ecx; jnz; hlt
+        "smc-loop": jit_input(b"\xb9\x20\x00\x00\x00\x48\x05\x01\x00\x00\x00\xff\x05\xf6\xff"
+                              b"\xff\xff\xff\xc9\x75\xf0\xf4"),
+        # cmp; shl rdx,cl (cl 0); jb; a load from the absent page in the middle of a block
+        "shift-fault": jit_input(b"\x48\x39\xd8\x48\xd3\xe2\x72\x00\x48\x83\xc3\x01\x48\x8b\x07"
+                                 b"\xf4", regs=(0x08, 0, 0, 0x10, 0, 1, 4, 0)),
+    }
+
+
 GENERATORS = {
     "pic": pic_seeds,
     "ioapic": ioapic_seeds,
@@ -1827,6 +1867,7 @@ GENERATORS = {
     "multiboot": multiboot_seeds,
     "pvh": pvh_seeds,
     "lapic": lapic_seeds,
+    "jit": jit_seeds,
 }
 
 
