@@ -680,7 +680,6 @@ int emu_vcpu_run(struct vcpu *vcpu)
 		x86_jit_stats(v->jit, &js);
 		vcpu->stats.translated += js.insns - js.slow_steps;
 		vcpu->stats.blocks += js.blocks;
-		log_info("DEBUG runs %llu insns %llu slow %llu flushes %u blocks %llu", (unsigned long long)js.runs, (unsigned long long)js.insns, (unsigned long long)js.slow_steps, cpu->tlb.flushes, (unsigned long long)js.blocks);
 	}
 	log_debug("emu: vCPU %d stops at %04x:%#llx (mode %d, CR0 %#llx, CR3 %#llx, EFER %#llx)",
 		  vcpu->id, cpu->seg[X86_SEG_CS].selector, (unsigned long long)cpu->rip, cpu->mode,
