@@ -43,7 +43,7 @@ struct x86_jit {
 	size_t used;	   /* the prologue, then blocks */
 	size_t prologue_end;
 	jit_enter_fn enter;
-	const uint8_t *exit_stub;
+	const uint8_t *epilogue;
 	uint32_t gen;
 	unsigned hot, max_insns;
 	/* The direct exit the last run left by, to point at the next block if that is its
@@ -65,7 +65,7 @@ int jit_slow_step(struct jit_ctx *ctx)
 
 /*
  * enter(cpu, ctx, code): saves the callee-saved registers the blocks use, RBX = cpu,
- * R12 = ctx, and jumps to the block; every block leaves through the exit stub with EAX its
+ * R12 = ctx, and jumps to the block; every block leaves through the epilogue with EAX its
  * result. The stack stays 16-byte aligned for the helper calls.
  */
 static void emit_prologue(struct x86_jit *jit)
@@ -81,7 +81,7 @@ static void emit_prologue(struct x86_jit *jit)
 	e_op_rr(&e, true, 0x89, HR_RDI, HR_RBX);		/* mov rbx, rdi */
 	e_op_rr(&e, true, 0x89, HR_RSI, HR_R12);		/* mov r12, rsi */
 	e_op_rr(&e, false, 0xff, 4, HR_RDX);			/* jmp rdx */
-	jit->exit_stub = e.p;
+	jit->epilogue = e.p;
 	e_alu_ri(&e, true, 0, HR_RSP, 8); /* add rsp, 8 */
 	for (unsigned i = sizeof(pushes); i-- > 0;) {
 		e_rex(&e, false, 0, 0, pushes[i]);
@@ -217,7 +217,7 @@ static bool translate(struct x86_jit *jit, struct x86_cpu *cpu, const struct x86
 	e = (struct jit_emit){.p = jit->buf + jit->used, .start = jit->buf + jit->used,
 			      .end = jit->buf + jit->used + BLOCK_ROOM - PAGE_SIZE};
 	len = jit_translate(&e, host, host - (cpu->rip & (PAGE_SIZE - 1)) + PAGE_SIZE, cpu->rip,
-			    cpu->cpl, jit->max_insns, jit->exit_stub, &code);
+			    cpu->cpl, jit->max_insns, jit->epilogue, &code);
 	if (!len || e.full) {
 		*b = (struct jit_block){.rip = cpu->rip, .cpl = cpu->cpl, .gen = jit->gen,
 					.state = BLOCK_NEVER};

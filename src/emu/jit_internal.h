@@ -36,12 +36,12 @@ int jit_slow_step(struct jit_ctx *ctx);
 
 /*
  * Translates the guest code at host (rip's bytes, which lie within one guest page up to
- * page_end) for CPL cpl into e, leaving through the prologue's exit at exit_stub. Returns the
+ * page_end) for CPL cpl into e, leaving through the epilogue (the prologue's way out). Returns the
  * guest bytes covered (0: the first instruction is not translated) and the block's parts in
  * *out; e->full means the buffer ran out.
  */
 unsigned jit_translate(struct jit_emit *e, const uint8_t *host, const uint8_t *page_end,
-		       uint64_t rip, unsigned cpl, unsigned max_insns, const uint8_t *exit_stub,
+		       uint64_t rip, unsigned cpl, unsigned max_insns, const uint8_t *epilogue,
 		       struct jit_code *out);
 
 #endif

@@ -473,7 +473,7 @@ struct slow_path {
 struct gen {
 	struct jit_emit *e;
 	const uint32_t *valid; /* the block's header */
-	const uint8_t *exit_stub;
+	const uint8_t *epilogue;
 	unsigned cpl;
 	struct slow_path slow[X86_JIT_MAX_INSNS];
 };
@@ -519,7 +519,7 @@ static void emit_exit(struct gen *g, uint64_t rip, unsigned n)
 	e_store(e, HR_R12, CTX_LINK, HR_RAX);
 	e_store_imm(e, HR_RBX, CPU_RIP, rip, HR_RAX);
 	e_op_rr(e, false, 0x31, HR_RAX, HR_RAX); /* xor eax, eax */
-	e_jmp_to(e, g->exit_stub);
+	e_jmp_to(e, g->epilogue);
 }
 
 /* Leaves the block with the RIP already in cpu->rip. */
@@ -527,7 +527,7 @@ static void emit_exit_here(struct gen *g, unsigned n)
 {
 	emit_count(g->e, n);
 	e_op_rr(g->e, false, 0x31, HR_RAX, HR_RAX);
-	e_jmp_to(g->e, g->exit_stub);
+	e_jmp_to(g->e, g->epilogue);
 }
 
 /* RSI = the linear address of the memory operand (segment base included unless lea). */
@@ -1018,14 +1018,14 @@ static void emit_slow_path(struct gen *g, const struct jit_insn *j, unsigned i)
 		e_jcc_to(e, CC_E, s->resume);
 		emit_count(e, i + 1);
 		e_op_rr(e, false, 0x31, HR_RAX, HR_RAX);
-		e_jmp_to(e, g->exit_stub);
+		e_jmp_to(e, g->epilogue);
 	} else {
 		emit_count(e, i + 1);
-		e_jmp_to(e, g->exit_stub); /* EAX is 0 */
+		e_jmp_to(e, g->epilogue); /* EAX is 0 */
 	}
 	e_patch(e, fault, e->p);
 	emit_count(e, i);
-	e_jmp_to(e, g->exit_stub); /* EAX: the exception */
+	e_jmp_to(e, g->epilogue); /* EAX: the exception */
 }
 
 /* Decodes and classifies the block's instructions: how many are translated. */
@@ -1081,11 +1081,11 @@ static void emit_chain_entry(struct gen *g, uint32_t *valid, uint8_t **to_c)
 }
 
 unsigned jit_translate(struct jit_emit *e, const uint8_t *host, const uint8_t *page_end,
-		       uint64_t rip, unsigned cpl, unsigned max_insns, const uint8_t *exit_stub,
+		       uint64_t rip, unsigned cpl, unsigned max_insns, const uint8_t *epilogue,
 		       struct jit_code *out)
 {
 	struct jit_insn insns[X86_JIT_MAX_INSNS];
-	struct gen g = {.e = e, .exit_stub = exit_stub, .cpl = cpl};
+	struct gen g = {.e = e, .epilogue = epilogue, .cpl = cpl};
 	uint8_t *to_c[2];
 	unsigned n, bytes;
 
@@ -1118,6 +1118,6 @@ unsigned jit_translate(struct jit_emit *e, const uint8_t *host, const uint8_t *p
 	e_store(e, HR_R12, CTX_LINK, HR_RAX); /* the link that led here, to be pointed afresh */
 	e_store_imm(e, HR_RBX, CPU_RIP, rip, HR_RAX);
 	e_op_rr(e, false, 0x31, HR_RAX, HR_RAX);
-	e_jmp_to(e, exit_stub);
+	e_jmp_to(e, epilogue);
 	return bytes;
 }
