@@ -78,31 +78,6 @@ static int uncached(struct icache *ic, struct x86_cpu *cpu, const struct x86_mem
 	return rc;
 }
 
-/* The host address of the window at RIP: the TLB's inline hit path, else a walk that fills it.
- * NULL with rc 0: MMIO code or a window that runs into the next page (the slow path then
- * checks the second page's translation). */
-static const uint8_t *window_at_rip(struct x86_cpu *cpu, const struct x86_mem_ops *mem,
-				    void *opaque, int *rc)
-{
-	const uint8_t *host;
-	uint8_t *walked;
-	uint64_t phys;
-
-	*rc = 0;
-	/* A non-canonical RIP (code ran up to the end of the lower half): the uncached path
-	 * raises its #GP(0), SDM vol. 1 3.3.7.1. The cursor cannot get there: it stays on the
-	 * page of a fetch that passed this check. */
-	if ((uint64_t)((int64_t)(cpu->rip << 16) >> 16) != cpu->rip)
-		return NULL;
-	host = x86_tlb_host(cpu, cpu->rip, ICACHE_WINDOW, X86_ACC_FETCH);
-	if (__builtin_expect(host != NULL, 1))
-		return host;
-	*rc = x86_mmu_translate(cpu, mem, opaque, cpu->rip, X86_ACC_FETCH, &phys, &walked);
-	if (*rc || !walked || (phys & (PAGE_SIZE - 1)) > PAGE_SIZE - ICACHE_WINDOW)
-		return NULL;
-	return walked;
-}
-
 /* The window at RIP through the cursor's translation, or NULL if that may be stale. */
 static const uint8_t *window_by_cursor(const struct icache_cursor *c, const struct x86_cpu *cpu)
 {
@@ -180,7 +155,7 @@ int icache_fetch(struct icache *ic, struct x86_cpu *cpu, const struct x86_mem_op
 	host = window_by_cursor(&ic->last, cpu);
 	linked = host != NULL;
 	if (!linked)
-		host = window_at_rip(cpu, mem, opaque, &rc);
+		host = x86_code_host(cpu, mem, opaque, cpu->rip, ICACHE_WINDOW, &rc);
 	if (!host) {
 		ic->last.e = NULL;
 		*unit = &ic->scratch_unit;

@@ -8,6 +8,7 @@
 #include <sys/mman.h>
 
 #include "hostvisor/x86_mmu.h"
+#include "exec_internal.h"
 #include "jit.h"
 #include "jit_internal.h"
 #include "mmu_fast.h"
@@ -143,23 +144,6 @@ static unsigned slot_of(uint64_t rip)
 	return (unsigned)((rip ^ (rip >> 13)) & (TABLE_ENTRIES - 1));
 }
 
-/* The host address of the guest code at rip (for at least one byte), or NULL. */
-static const uint8_t *code_at(struct x86_cpu *cpu, const struct x86_mem_ops *mem, void *opaque,
-			      uint64_t rip, unsigned len)
-{
-	const uint8_t *host = x86_tlb_host(cpu, rip, len, X86_ACC_FETCH);
-	uint8_t *walked;
-	uint64_t phys;
-
-	if (host)
-		return host;
-	if ((uint64_t)((int64_t)(rip << 16) >> 16) != rip)
-		return NULL;
-	if (x86_mmu_translate(cpu, mem, opaque, rip, X86_ACC_FETCH, &phys, &walked) || !walked)
-		return NULL;
-	return (phys & (PAGE_SIZE - 1)) + len <= PAGE_SIZE ? walked : NULL;
-}
-
 /* Points a jmp rel32 (at rel) at target. */
 static void patch_jump(uint8_t *rel, const uint8_t *target)
 {
@@ -200,14 +184,15 @@ static void mark_code_page(struct x86_jit *jit, struct x86_cpu *cpu, uint64_t ph
 static bool translate(struct x86_jit *jit, struct x86_cpu *cpu, const struct x86_mem_ops *mem,
 		      void *opaque, struct jit_block *b)
 {
-	const uint8_t *host = code_at(cpu, mem, opaque, cpu->rip, 1);
 	struct jit_code code;
 	struct jit_emit e;
-	uint8_t *walked;
+	uint8_t *host;
 	uint64_t phys;
 	unsigned len;
 
-	if (!host || x86_mmu_translate(cpu, mem, opaque, cpu->rip, X86_ACC_FETCH, &phys, &walked))
+	/* cold: one translation gives both the host address and the page to mark */
+	if (!x86_is_canonical(cpu->rip) ||
+	    x86_mmu_translate(cpu, mem, opaque, cpu->rip, X86_ACC_FETCH, &phys, &host) || !host)
 		return false;
 	retire(jit, b);
 	if (CODE_BUFFER_SIZE - jit->used < BLOCK_ROOM) {
@@ -248,6 +233,7 @@ static struct jit_block *block_for(struct x86_jit *jit, struct x86_cpu *cpu,
 {
 	struct jit_block *b = &jit->table[slot_of(cpu->rip)];
 	const uint8_t *host;
+	int rc;
 
 	if (b->rip != cpu->rip || b->cpl != cpu->cpl || b->gen != jit->gen) {
 		*b = (struct jit_block){.rip = cpu->rip, .cpl = cpu->cpl, .gen = jit->gen,
@@ -262,7 +248,7 @@ static struct jit_block *block_for(struct x86_jit *jit, struct x86_cpu *cpu,
 	}
 	if (*b->code.valid == cpu->tlb.flushes)
 		return b; /* no flush and no write to a code page since the bytes last matched */
-	host = code_at(cpu, mem, opaque, cpu->rip, b->len);
+	host = x86_code_host(cpu, mem, opaque, cpu->rip, b->len, &rc);
 	if (host == b->host && !memcmp(host, b->bytes, b->len)) {
 		*b->code.valid = cpu->tlb.flushes;
 		return b;

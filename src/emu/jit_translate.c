@@ -20,6 +20,7 @@
 
 #include "hostvisor/x86_decode.h"
 #include "hostvisor/x86_mmu.h"
+#include "exec_internal.h"
 #include "jit.h"
 #include "jit_internal.h"
 
@@ -289,7 +290,7 @@ static bool classify_flow(struct jit_insn *j)
 		return true;
 	}
 	/* a direct branch to a non-canonical address faults: left to the interpreter */
-	return (uint64_t)((int64_t)(target << 16) >> 16) == target;
+	return x86_is_canonical(target);
 }
 
 static bool classify_stack(struct jit_insn *j)

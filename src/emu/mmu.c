@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "hostvisor/x86_mmu.h"
+#include "exec_internal.h"
 #include "mmu_fast.h"
 
 #define PAGE_SIZE 4096ull
@@ -464,6 +465,21 @@ int x86_mmu_translate(struct x86_cpu *cpu, const struct x86_mem_ops *mem, void *
 	if (host)
 		*host = e.host ? e.host + (linear & PAGE_OFFSET) : NULL;
 	return 0;
+}
+
+const uint8_t *x86_code_host_walk(struct x86_cpu *cpu, const struct x86_mem_ops *mem,
+				  void *opaque, uint64_t linear, unsigned len, int *rc)
+{
+	uint8_t *walked;
+	uint64_t phys;
+
+	*rc = 0;
+	if (!x86_is_canonical(linear)) /* SDM vol. 1 3.3.7.1: the interpreter raises the #GP */
+		return NULL;
+	*rc = x86_mmu_translate(cpu, mem, opaque, linear, X86_ACC_FETCH, &phys, &walked);
+	if (*rc || !walked || (phys & PAGE_OFFSET) + len > PAGE_SIZE)
+		return NULL;
+	return walked;
 }
 
 /* Reads or writes n bytes within one translated page; MMIO in pieces of at most 16 bytes

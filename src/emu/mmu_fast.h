@@ -62,6 +62,27 @@ static inline uint8_t *x86_tlb_host(struct x86_cpu *cpu, uint64_t linear, unsign
 	return e->host + off;
 }
 
+/* The slow half of x86_code_host (mmu.c): the canonical check and a walk that fills the TLB. */
+const uint8_t *x86_code_host_walk(struct x86_cpu *cpu, const struct x86_mem_ops *mem,
+				  void *opaque, uint64_t linear, unsigned len, int *rc);
+
+/*
+ * The host address of len bytes of code at linear (64-bit mode: no segment base) if they lie
+ * within one page of RAM: the fetch TLB's hit path, else a walk. NULL with *rc 0: a
+ * non-canonical address (the interpreter raises its #GP), MMIO, or bytes that run into the
+ * next page; NULL with *rc set: the walk's fault.
+ */
+static inline const uint8_t *x86_code_host(struct x86_cpu *cpu, const struct x86_mem_ops *mem,
+					   void *opaque, uint64_t linear, unsigned len, int *rc)
+{
+	const uint8_t *host = x86_tlb_host(cpu, linear, len, X86_ACC_FETCH);
+
+	*rc = 0;
+	if (__builtin_expect(host != NULL, 1))
+		return host;
+	return x86_code_host_walk(cpu, mem, opaque, linear, len, rc);
+}
+
 static inline int x86_fast_read(struct x86_cpu *cpu, const struct x86_mem_ops *mem, void *opaque,
 				uint64_t linear, unsigned size, unsigned acc, uint64_t *val)
 {
