@@ -986,6 +986,15 @@ static void emit_insn(struct gen *g, const struct jit_insn *j, unsigned i)
 	}
 }
 
+/* ZF = the block's guest bytes still count as checked: cpu->tlb.flushes == its header. */
+static void emit_valid_check(struct jit_emit *e, const uint32_t *valid)
+{
+	e_op_mem(e, false, 0x8b, HR_RCX, HR_RBX, CPU_TLB_FLUSHES); /* mov ecx, [flushes] */
+	eb(e, 0x3b);						  /* cmp ecx, [rip + valid] */
+	eb(e, 0x0d);
+	ed(e, (uint32_t)(int32_t)((const uint8_t *)valid - (e->p + 4)));
+}
+
 /*
  * Instruction i's slow path: the interpreter runs it (cpu->rip = its address), then the block
  * goes on after it, or leaves if it was the last one or faulted.
@@ -1009,13 +1018,7 @@ static void emit_slow_path(struct gen *g, const struct jit_insn *j, unsigned i)
 	if (s->resume) {
 		/* a store to this page's code (it counts as a flush): the rest of the block may be
 		 * stale, so leave with RIP on the next instruction (x86_step moved it there) */
-		int32_t rel;
-
-		e_op_mem(e, false, 0x8b, HR_RCX, HR_RBX, CPU_TLB_FLUSHES); /* mov ecx, [flushes] */
-		eb(e, 0x3b); /* cmp ecx, [rip + valid] */
-		eb(e, 0x0d);
-		rel = (int32_t)((const uint8_t *)g->valid - (e->p + 4));
-		ed(e, (uint32_t)rel);
+		emit_valid_check(e, g->valid);
 		e_jcc_to(e, CC_E, s->resume);
 		emit_count(e, i + 1);
 		e_op_rr(e, false, 0x31, HR_RAX, HR_RAX);
@@ -1068,16 +1071,11 @@ static unsigned scan(struct jit_insn *j, const uint8_t *host, const uint8_t *pag
 static void emit_chain_entry(struct gen *g, uint32_t *valid, uint8_t **to_c)
 {
 	struct jit_emit *e = g->e;
-	int32_t rel;
 
 	e_op_mem(e, false, 0x83, 5, HR_R12, CTX_BUDGET); /* sub dword [r12 + budget], 1 */
 	eb(e, 1);
 	to_c[0] = e_jcc32(e, CC_E);
-	e_op_mem(e, false, 0x8b, HR_RCX, HR_RBX, CPU_TLB_FLUSHES); /* mov ecx, [flushes] */
-	eb(e, 0x3b);						  /* cmp ecx, [rip + valid] */
-	eb(e, 0x0d);
-	rel = (int32_t)((uint8_t *)valid - (e->p + 4));
-	ed(e, (uint32_t)rel);
+	emit_valid_check(e, valid);
 	to_c[1] = e_jcc32(e, CC_NE);
 }
 
